@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from facevoice.backends.cca import CCABaseline
+
+
+def _paired_world(n_ids=60, per=4, shared=3, seed=0):
+    rng = np.random.default_rng(seed)
+    s = rng.normal(size=(n_ids, shared))
+    A, B = rng.normal(size=(shared, 40)), rng.normal(size=(shared, 30))
+    ids = np.repeat(np.arange(n_ids).astype(str), per)
+    face = s[np.repeat(np.arange(n_ids), per)] @ A + 0.5 * rng.normal(size=(n_ids * per, 40))
+    voice = s[np.repeat(np.arange(n_ids), per)] @ B + 0.5 * rng.normal(size=(n_ids * per, 30))
+    return face, voice, ids
+
+
+def _reference_cca_corr(F, V, k):
+    """Slow reference: canonical correlations as singular values of Cff^-1/2 Cfv Cvv^-1/2 (scipy sqrtm)."""
+    from scipy.linalg import sqrtm
+
+    F, V = F - F.mean(0), V - V.mean(0)
+    n = len(F)
+    Cff, Cvv, Cfv = F.T @ F / (n - 1), V.T @ V / (n - 1), F.T @ V / (n - 1)
+    M = np.linalg.inv(np.real(sqrtm(Cff))) @ Cfv @ np.linalg.inv(np.real(sqrtm(Cvv)))
+    return np.linalg.svd(M, compute_uv=False)[:k]
+
+
+def test_canonical_correlations_match_reference():
+    face, voice, ids = _paired_world()
+    cca = CCABaseline(n_pca=10, n_components=5, reg=0.0, pairing="cyclic").fit(face, ids, voice, ids)
+    F = cca.pca_["face"].transform(face)
+    V = cca.pca_["voice"].transform(voice)
+    Fp, Vp = cca._pairs(F, ids, V, ids)
+    np.testing.assert_allclose(cca.correlations_, _reference_cca_corr(Fp, Vp, 5), atol=1e-6)
+    # along each canonical direction the projected training pairs correlate as reported
+    Zf = (Fp - Fp.mean(0)) @ cca.W_["face"]
+    Zv = (Vp - Vp.mean(0)) @ cca.W_["voice"]
+    corr = [np.corrcoef(Zf[:, j], Zv[:, j])[0, 1] for j in range(5)]
+    np.testing.assert_allclose(corr, cca.correlations_, atol=1e-6)
+
+
+def test_separates_identities_on_unseen_people():
+    face, voice, ids = _paired_world(n_ids=120)
+    train = np.isin(ids, np.arange(80).astype(str))
+    cca = CCABaseline(n_pca=20, n_components=3).fit(face[train], ids[train], voice[train], ids[train])
+    f, v = cca.transform(face[~train], "face"), cca.transform(voice[~train], "voice")
+    assert np.allclose(np.linalg.norm(f, axis=1), 1, atol=1e-5)
+    same = ids[~train][:, None] == ids[~train][None, :]
+    S = f @ v.T
+    assert S[same].mean() > S[~same].mean() + 0.3
+
+
+def test_errors():
+    face, voice, ids = _paired_world(n_ids=5)
+    with pytest.raises(RuntimeError, match="before fit"):
+        CCABaseline().transform(face, "face")
+    with pytest.raises(ValueError, match="at least 2 identities"):
+        CCABaseline(n_pca=3).fit(face, ids, voice, np.array(["zz"] * len(ids)))
+    with pytest.raises(ValueError, match="pairing"):
+        CCABaseline(pairing="best")
+    cca = CCABaseline(n_pca=3, n_components=2, pairing="centroid").fit(face, ids, voice, ids)
+    with pytest.raises(ValueError, match="modality"):
+        cca.transform(face, "text")
