@@ -1,0 +1,53 @@
+"""`facevoice evaluate`: a score file, or embeddings + trials / protocols -> metrics table, JSON and Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("evaluate")
+    def evaluate(
+        scores: Path = typer.Option(None, "--scores", help="score file (see docs/protocols.md for layouts)"),
+        trials: Path = typer.Option(None, "--trials", help="trial list (labels for --scores, or pairs to score)"),
+        protocols: Path = typer.Option(None, "--protocols", help="protocol folder written by `facevoice trials`"),
+        bundle: Path = typer.Option(None, "--bundle", help="embedding bundle folder (manifest + face/ + voice/)"),
+        face_store: Path = typer.Option(None, "--face-store", help="face embedding store"),
+        voice_store: Path = typer.Option(None, "--voice-store", help="voice embedding store"),
+        manifest: Path = typer.Option(None, "--manifest", help="manifest (identities for labels and retrieval)"),
+        metric: str = typer.Option("cosine", "--metric", help="pair score for embeddings: cosine or l2 (-L2)"),
+        lower_is_better: bool = typer.Option(False, "--lower-is-better", help="score file holds distances"),
+        reference: bool = typer.Option(False, "--reference", help="also the FOP/PAEFF fixed-grid EER and AUC"),
+        p_target: float = typer.Option(0.01, "--p-target", help="target prior of minDCF"),
+        out: Path = typer.Option(None, "--out", "-o", help="folder (or .json path) for results.json + results.md"),
+    ) -> None:
+        """Compute EER / AUC / minDCF, 1:N accuracy and retrieval mAP / R@k, print them and write JSON + Markdown."""
+        from rich.console import Console
+
+        from facevoice.eval.evaluate_results import rich_tables, run_evaluation
+
+        if scores is None and bundle is None and face_store is None:
+            raise typer.BadParameter("give --scores FILE, or --bundle DIR / --face-store + --voice-store")
+        results, meta = run_evaluation(
+            scores=scores,
+            trials=trials,
+            protocols=protocols,
+            bundle=bundle,
+            face_store=face_store,
+            voice_store=voice_store,
+            manifest=manifest,
+            metric=metric,
+            higher_is_better=not lower_is_better,
+            reference=reference,
+            p_target=p_target,
+            out=out,
+        )
+        console = Console()
+        for table in rich_tables(results):
+            console.print(table)
+        if meta.get("unused_scores"):
+            console.print(f"[yellow]{meta['unused_scores']} score line(s) matched no trial and were not used[/]")
+        for path in meta.get("written", []):
+            console.print(f"wrote {path}")
