@@ -1,0 +1,91 @@
+"""Figures of the geometry study (matplotlib with the Agg backend, imported lazily)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def metric_scatter(
+    x: Sequence[float],
+    y: Sequence[float],
+    path: str | Path,
+    xlabel: str = "metric",
+    ylabel: str = "EER",
+    labels: Sequence[str] | None = None,
+) -> Path:
+    """Scatter of a metric ``x`` ``(n,)`` against the EER ``y`` ``(n,)`` with the least-squares line and rho.
+
+    The title gives Spearman rho and Pearson r (from :mod:`facevoice.analysis.correlation`).
+    """
+    from facevoice.analysis.correlation import pearson, spearman
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    rho, p_rho = spearman(x, y)
+    r, _ = pearson(x, y)
+    slope, intercept = np.polyfit(x, y, 1)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.6))
+    ax.scatter(x, y, s=28, color="tab:blue", zorder=3)
+    grid = np.linspace(x.min(), x.max(), 50)
+    ax.plot(grid, slope * grid + intercept, color="tab:red", lw=1.5, label="OLS fit")
+    if labels is not None:
+        for xi, yi, lab in zip(x, y, labels, strict=True):
+            ax.annotate(str(lab), (xi, yi), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(f"Spearman ρ = {rho:.2f} (p = {p_rho:.2g}), Pearson r = {r:.2f}", fontsize=9)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def cka_heatmap(
+    table: pd.DataFrame,
+    path: str | Path,
+    value: str = "cka_linear",
+    row: str = "face_encoder",
+    col: str = "voice_encoder",
+) -> Path:
+    """Heatmap of ``value`` over face encoders (rows) x voice encoders (columns) of a per-pair table."""
+    for c in (value, row, col):
+        if c not in table.columns:
+            raise KeyError(f"heatmap needs column {c!r}; table has {list(table.columns)}")
+    grid = table.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * grid.shape[1], 1.0 + 0.6 * grid.shape[0]))
+    im = ax.imshow(grid.to_numpy(), cmap="viridis", aspect="auto")
+    ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], rotation=30, ha="right", fontsize=8)
+    ax.set_yticks(range(grid.shape[0]), [str(r) for r in grid.index], fontsize=8)
+    lo, hi = np.nanmin(grid.to_numpy()), np.nanmax(grid.to_numpy())
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            v = grid.iat[i, j]
+            if np.isfinite(v):
+                light = hi > lo and (v - lo) / (hi - lo) > 0.6  # viridis turns yellow: dark text there
+                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="k" if light else "w")
+    ax.set_xlabel(col)
+    ax.set_ylabel(row)
+    fig.colorbar(im, ax=ax, label=value)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
