@@ -156,3 +156,37 @@ def test_identity_centroids_and_alignment():
     np.testing.assert_allclose(np.linalg.norm(Cf, axis=1), 1.0)
     with pytest.raises(ValueError, match="both modalities"):
         aligned_centroids(F, np.array(list("aabbccdd")), V, np.array(list("xxyyzz")))
+
+
+def test_centroids_of_raw_or_normalised_samples():
+    X = np.array([[3.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    lab = np.array(["a", "a", "b"])
+    _, raw = identity_centroids(X, lab)  # published: mean of the raw outputs, then unit norm
+    np.testing.assert_allclose(raw[0], [3, 1] / np.sqrt(10))
+    _, pre = identity_centroids(X, lab, normalize_samples=True)
+    np.testing.assert_allclose(pre[0], [1, 1] / np.sqrt(2))
+
+
+def test_gromov_wasserstein_subsampling_conventions():
+    import ot
+
+    rng = np.random.default_rng(12)
+    X, Y = rng.standard_normal((70, 8)), rng.standard_normal((70, 5))
+    # Independent legacy-RandomState draws, X first (the published study's subsampling).
+    rs = np.random.RandomState(3)
+    ix, iy = rs.choice(70, 30, replace=False), rs.choice(70, 30, replace=False)
+    want = ot.gromov.gromov_wasserstein2(cosine_cost(X[ix]), cosine_cost(Y[iy]), ot.unif(30), ot.unif(30))
+    assert gromov_wasserstein(X, Y, max_points=30, seed=3) == pytest.approx(float(want), rel=1e-9)
+    same = ot.gromov.gromov_wasserstein2(cosine_cost(X[ix]), cosine_cost(Y[ix]), ot.unif(30), ot.unif(30))
+    assert gromov_wasserstein(X, Y, max_points=30, seed=3, subsample="aligned") == pytest.approx(float(same), rel=1e-9)
+    with pytest.raises(ValueError, match="row-aligned"):
+        gromov_wasserstein(X, Y[:50], max_points=30, subsample="aligned")
+
+
+def test_spectrum_length_and_padding():
+    rng = np.random.default_rng(13)
+    A, B = rng.standard_normal((30, 6)), rng.standard_normal((60, 6))
+    sa, sb = laplacian_spectrum(A, k=5), laplacian_spectrum(B, k=5)
+    assert sa.shape == (29,) and sb.shape == (50,)  # min(n_eigs, N - 1), as ARPACK allows
+    want = np.linalg.norm(np.concatenate([sa, np.zeros(21)]) - sb)
+    assert spectral_gap_divergence(A, B, k=5) == pytest.approx(want, rel=1e-12)

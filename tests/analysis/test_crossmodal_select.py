@@ -110,6 +110,8 @@ def test_geometry_study_and_cli(calib, tmp_path):
     assert by_face.loc["face_aligned", "eer_cca"] < by_face.loc["face_random", "eer_cca"]
     assert by_face.loc["face_aligned", "cka_linear"] > by_face.loc["face_half", "cka_linear"]
     assert by_face.loc["face_half", "cka_linear"] > by_face.loc["face_random", "cka_linear"]
+    id_mle = enc.set_index("encoder")["id_mle"]
+    assert by_face.loc["face_half", "id_mismatch"] == pytest.approx(abs(id_mle["face_half"] - id_mle["voice_a"]))
     for name in ("encoders.csv", "pairs.csv", "cka_heatmap.png"):
         assert (tmp_path / name).stat().st_size > 0
     # The study's table feeds the correlation study directly (default metrics and EER column).
@@ -119,8 +121,11 @@ def test_geometry_study_and_cli(calib, tmp_path):
     out = tmp_path / "cli"
     args = ["analyze", "geometry", "--manifest", str(calib / "manifest.parquet"), "--out", str(out), "--no-eer"]
     args += ["--face-store", str(calib / "face_aligned"), "--voice-store", str(calib / "voice_a")]
-    cli = CliRunner().invoke(app, args)
+    cli = CliRunner().invoke(app, [*args, "--convention", "reference"])
     assert cli.exit_code == 0, cli.output
     written = pd.read_csv(out / "pairs.csv")
     assert "eer_cca" not in written.columns
     assert written["cka_linear"].iloc[0] == pytest.approx(pairs["cka_linear"].iloc[0])
+    assert (pd.read_csv(out / "encoders.csv")["curv_gauss"] >= 0).all()  # the reference |k1| |k2|
+    bad = CliRunner().invoke(app, [*args, "--convention", "paper"])
+    assert bad.exit_code == 2 and "convention" in bad.output

@@ -84,3 +84,22 @@ def test_subsample_is_seeded_and_high_dim_flagged():
     np.testing.assert_array_equal(a.points, b.points)
     np.testing.assert_allclose(a.mean_curvature, b.mean_curvature)
     assert a.points.size == 40 and a.underdetermined.all()
+
+
+def test_reference_convention_halves_unsigned_and_zeroes_full_rank_neighbourhoods():
+    """The published estimator: t^T A t fit (half the second fundamental form), unoriented normal,
+    Gaussian-type = product of the two largest |eigenvalues|, 0 where no normal direction is left."""
+    rng = np.random.default_rng(11)
+    X = _sphere(2500, 2, 2.0, 20, rng)
+    ref = local_curvature(X, n_points=150, k=50, seed=0, convention="reference")
+    assert np.median(np.abs(ref.mean_curvature)) == pytest.approx(0.5 / 2.0, rel=0.1)
+    assert np.median(ref.gaussian_curvature) == pytest.approx(0.25 / 2.0**2, rel=0.2)
+    assert np.all(ref.gaussian_curvature >= 0) and not ref.underdetermined.any()
+    # Isotropic noise in 80 dimensions: 5 neighbours need all their directions for 95% of the variance.
+    noise = rng.standard_normal((400, 80))
+    ref = local_curvature(noise, n_points=40, k=5, convention="reference")
+    flat = ref.underdetermined
+    assert flat.mean() > 0.9 and np.all(ref.tangent_dim[flat] == 5)
+    assert not ref.mean_curvature[flat].any() and not ref.gaussian_curvature[flat].any()
+    with pytest.raises(ValueError, match="convention"):
+        local_curvature(noise, n_points=5, convention="paper")

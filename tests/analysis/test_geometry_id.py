@@ -61,6 +61,21 @@ def test_id_matches_direct_formula():
     res = levina_bickel(X, k=k)
     np.testing.assert_allclose(res.per_point, per_point, rtol=1e-10)
     assert res.estimate == pytest.approx(np.median(per_point))
+    # TwoNN: least-squares slope through the origin of -log(1 - i/N) on log(mu_(i)), every point but the last.
+    mu = np.sort(T[:, 1] / T[:, 0])
+    x, y = np.log(mu[:-1]), -np.log(1 - np.arange(1, 200) / 200)
+    assert twonn(X).estimate == pytest.approx(x @ y / (x @ x), rel=1e-10)
+    x, y = x[:180], y[:180]  # Facco et al.'s variant without the largest 10% of ratios
+    assert twonn(X, discard_fraction=0.1).estimate == pytest.approx(x @ y / (x @ x), rel=1e-10)
+
+
+def test_equidistant_neighbourhoods_have_no_estimate():
+    X = np.vstack([np.eye(30), 5.0 + np.random.default_rng(6).standard_normal((200, 30))])
+    res = levina_bickel(X, k=5)
+    assert np.isinf(res.per_point[:30]).all() and np.isfinite(res.estimate)
+    assert res.estimate == pytest.approx(np.median(res.per_point[30:]))
+    with pytest.raises(ValueError, match="equidistant"):
+        levina_bickel(np.eye(30), k=5)
 
 
 def test_duplicates_are_removed_and_counted():

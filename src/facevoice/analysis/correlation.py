@@ -12,6 +12,14 @@ Standard definitions, so that published per-pair tables reproduce:
   leave-one-out ``R^2 = 1 - PRESS / TSS`` with ``PRESS = sum (y_i - yhat_(-i))^2`` and ``TSS`` about
   the full-sample mean (z-scoring does not change ``R^2`` or the LOO ``R^2``).
 
+``convention="reference"`` reproduces the published study's script (riemannian-biometric-geometry,
+``scripts/07_correlation_analysis.py``): every metric's bootstrap restarts a legacy
+``numpy.random.RandomState(seed)`` and draws ``randint(0, n, n)`` per resample (what its
+``RandomState.choice`` does), and the OLS z-scores the predictors with the population SD
+(``ddof=0``) and keeps the target on its own scale, so coefficients are in EER units and the
+intercept is the mean EER. ``R^2``, adjusted and LOO ``R^2``, ``r``, ``rho`` and p-values are the
+same under both conventions.
+
 Reading tables from CSV is in :mod:`facevoice.analysis.correlation_io`.
 """
 
@@ -72,6 +80,14 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     return pearson(rankdata(x), rankdata(y))
 
 
+CONVENTIONS = ("standard", "reference")
+
+
+def _check_convention(convention: str) -> None:
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention must be one of {CONVENTIONS}, got {convention!r}")
+
+
 def bootstrap_ci(
     x: Sequence[float],
     y: Sequence[float],
@@ -79,11 +95,14 @@ def bootstrap_ci(
     n_boot: int = 10_000,
     ci: float = 0.95,
     seed: int = 0,
+    rng: str = "generator",
 ) -> tuple[float, float, int]:
     """Percentile bootstrap CI of a correlation: ``(low, high, n_valid_resamples)``.
 
     Args:
         x, y: ``(n,)``; method: ``"spearman"`` or ``"pearson"``; ci: coverage in ``(0, 1)``.
+        rng: ``"generator"`` (``numpy.random.default_rng(seed)``) or ``"legacy"``
+            (``numpy.random.RandomState(seed)``, the published study's resampling stream).
     """
     from scipy.stats import rankdata
 
@@ -91,8 +110,13 @@ def bootstrap_ci(
         raise ValueError(f"method must be 'spearman' or 'pearson', got {method!r}")
     if not 0.0 < ci < 1.0:
         raise ValueError(f"ci must be in (0, 1), got {ci}")
+    if rng not in ("generator", "legacy"):
+        raise ValueError(f"rng must be 'generator' or 'legacy', got {rng!r}")
     x, y = _xy(x, y)
-    idx = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
+    if rng == "legacy":  # RandomState.choice(n, n, replace=True) is randint(0, n, n): one stream for all resamples
+        idx = np.random.RandomState(seed).randint(0, x.size, size=(n_boot, x.size))
+    else:
+        idx = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
     bx, by = x[idx], y[idx]
     if method == "spearman":
         bx, by = rankdata(bx, axis=1), rankdata(by, axis=1)
@@ -112,25 +136,39 @@ def correlate(
     n_boot: int = 10_000,
     ci: float = 0.95,
     seed: int = 0,
+    convention: str = "standard",
+    pairwise: bool = False,
 ) -> pd.DataFrame:
     """Spearman and Pearson of each metric column against ``target``, with p-values and bootstrap CIs.
 
     Args:
-        table: one row per encoder pair, numeric columns ``metrics`` and ``target`` without NaN.
+        table: one row per encoder pair, numeric columns ``metrics`` and ``target``.
+        convention: ``"standard"`` (bootstrap seeded ``seed + i`` for the i-th metric, numpy
+            Generator) or ``"reference"`` (legacy ``RandomState(seed)`` restarted for every metric).
+        pairwise: each metric uses the rows where it and the target are present (the reference
+            script's handling of missing values); otherwise missing values are an error.
 
     Returns:
         One row per metric: ``metric, n, spearman_rho, spearman_p, spearman_ci_low, spearman_ci_high,
         pearson_r, pearson_p, pearson_ci_low, pearson_ci_high, n_boot_valid``.
     """
-    _require_columns(table, [*metrics, target])
-    y = table[target].to_numpy(dtype=np.float64)
+    _check_convention(convention)
+    _require_columns(table, [*metrics, target], allow_missing=pairwise)
     rows = []
     for i, m in enumerate(metrics):
         x = table[m].to_numpy(dtype=np.float64)
-        rho, p_rho = spearman(x, y)
-        r, p_r = pearson(x, y)
-        s_lo, s_hi, nv = bootstrap_ci(x, y, "spearman", n_boot, ci, seed + i)
-        p_lo, p_hi, _ = bootstrap_ci(x, y, "pearson", n_boot, ci, seed + i)
+        y = table[target].to_numpy(dtype=np.float64)
+        if pairwise:
+            ok = np.isfinite(x) & np.isfinite(y)
+            x, y = x[ok], y[ok]
+        try:
+            rho, p_rho = spearman(x, y)
+            r, p_r = pearson(x, y)
+        except ValueError as exc:
+            raise ValueError(f"metric {m!r}: {exc}") from exc
+        bseed, brng = (seed, "legacy") if convention == "reference" else (seed + i, "generator")
+        s_lo, s_hi, nv = bootstrap_ci(x, y, "spearman", n_boot, ci, bseed, brng)
+        p_lo, p_hi, _ = bootstrap_ci(x, y, "pearson", n_boot, ci, bseed, brng)
         rows.append(
             {
                 "metric": m,
@@ -151,7 +189,7 @@ def correlate(
 
 @dataclass
 class OLSResult:
-    """OLS of the z-scored target on z-scored predictors (with intercept)."""
+    """OLS of the target on z-scored predictors (with intercept); see :func:`ols` for the scaling."""
 
     predictors: list[str]
     target: str
@@ -169,34 +207,46 @@ class OLSResult:
         """Flat dict for a results table."""
         row = {"model": " + ".join(self.predictors), "target": self.target, "n": self.n, "r2": self.r2,
                "adj_r2": self.adj_r2, "loo_r2": self.loo_r2, "f_pvalue": self.f_pvalue}  # fmt: skip
+        row["beta[intercept]"] = self.coef["intercept"]
         for k in self.predictors:
             row[f"beta[{k}]"] = self.coef[k]
             row[f"p[{k}]"] = self.p_values[k]
         return row
 
 
-def _zscore(a: np.ndarray, name: str) -> np.ndarray:
-    sd = a.std(axis=0, ddof=1)
+def _zscore(a: np.ndarray, name: str, ddof: int = 1) -> np.ndarray:
+    sd = a.std(axis=0, ddof=ddof)
     if np.any(sd == 0):
         raise ValueError(f"cannot z-score a constant column: {name}")
     return (a - a.mean(axis=0)) / sd
 
 
-def ols(table: pd.DataFrame, predictors: Sequence[str], target: str) -> OLSResult:
-    """Fit ``z(target) ~ 1 + z(predictors)`` by least squares; see the module docstring for the figures.
+def ols(table: pd.DataFrame, predictors: Sequence[str], target: str, convention: str = "standard") -> OLSResult:
+    """Fit the OLS of the target on z-scored predictors; see the module docstring for the figures.
 
     Args:
         table: ``n`` rows with numeric ``predictors`` (``p`` columns) and ``target``; needs ``n > p + 1``.
+        convention: ``"standard"``: ``z(target) ~ 1 + z(predictors)`` with sample SDs (``ddof=1``), so
+            coefficients are standardised betas; ``"reference"``: ``target ~ 1 + z0(predictors)`` with
+            population SDs (``ddof=0``), as the published study's scikit-learn fit.
     """
     from scipy import stats
 
+    _check_convention(convention)
     predictors = list(predictors)
     _require_columns(table, [*predictors, target])
     n, p = len(table), len(predictors)
     if n <= p + 1:
         raise ValueError(f"OLS with {p} predictor(s) needs more than {p + 1} rows, got {n}")
-    X = _zscore(table[predictors].to_numpy(dtype=np.float64), ", ".join(predictors))
-    y = _zscore(table[target].to_numpy(dtype=np.float64), target)
+    t_raw = table[target].to_numpy(dtype=np.float64)
+    if convention == "reference":
+        X = _zscore(table[predictors].to_numpy(dtype=np.float64), ", ".join(predictors), ddof=0)
+        y = t_raw.copy()
+        if np.ptp(y) == 0:
+            raise ValueError(f"cannot fit a constant target: {target}")
+    else:
+        X = _zscore(table[predictors].to_numpy(dtype=np.float64), ", ".join(predictors))
+        y = _zscore(t_raw, target)
     A = np.hstack([np.ones((n, 1)), X])
     AtA_inv = np.linalg.pinv(A.T @ A)
     beta = AtA_inv @ A.T @ y
@@ -223,8 +273,7 @@ def ols(table: pd.DataFrame, predictors: Sequence[str], target: str) -> OLSResul
             loo[i] = A[i] @ b
     press = float(np.sum((y - loo) ** 2))
     # Report LOO predictions on the target's own scale.
-    t_raw = table[target].to_numpy(dtype=np.float64)
-    loo_raw = loo * t_raw.std(ddof=1) + t_raw.mean()
+    loo_raw = loo if convention == "reference" else loo * t_raw.std(ddof=1) + t_raw.mean()
     names = ["intercept", *predictors]
     return OLSResult(
         predictors, target, n, dict(zip(names, beta.tolist(), strict=True)), dict(zip(names, se.tolist(), strict=True)),
@@ -232,10 +281,12 @@ def ols(table: pd.DataFrame, predictors: Sequence[str], target: str) -> OLSResul
     )  # fmt: skip
 
 
-def _require_columns(table: pd.DataFrame, cols: Sequence[str]) -> None:
+def _require_columns(table: pd.DataFrame, cols: Sequence[str], allow_missing: bool = False) -> None:
     missing = [c for c in cols if c not in table.columns]
     if missing:
         raise KeyError(f"column(s) {missing} not in table; available: {list(table.columns)}")
+    if allow_missing:
+        return
     bad = [c for c in cols if table[c].isna().any()]
     if bad:
         raise ValueError(f"column(s) {bad} contain missing values; drop those rows first")

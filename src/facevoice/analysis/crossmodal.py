@@ -1,9 +1,16 @@
 """Cross-modal geometry of a face encoder x voice encoder pair (METHODS.md section 3).
 
 All metrics compare the two modalities on L2-normalised identity centroids (rows aligned by
-identity): linear and RBF CKA, Gromov-Wasserstein distance (POT), spectral-gap divergence and
-intrinsic-dimension mismatch. :func:`facevoice.analysis.crossmodal_pair.pair_metrics` gathers them
-with the cross-modal verification EER of the CCA baseline for the pair.
+identity): linear and RBF CKA, Gromov-Wasserstein distance (POT), spectral-gap divergence; the
+intrinsic-dimension mismatch compares the per-encoder (sample) estimates.
+:func:`facevoice.analysis.crossmodal_pair.pair_metrics` gathers them with the cross-modal
+verification EER of the CCA baseline for the pair.
+
+Conventions where METHODS.md leaves a choice follow the published study (riemannian-biometric-geometry,
+``src/geometry/cross_modal.py``, ``scripts/01_extract_embeddings.py``): a centroid is the mean of the
+encoder's raw outputs, then L2-normalised; Gromov-Wasserstein subsamples the two sets independently
+(legacy ``RandomState(seed)``, face set first); the spectra keep ``min(n_eigs, N - 1)`` eigenvalues and
+the shorter one is padded with zeros.
 """
 
 from __future__ import annotations
@@ -14,16 +21,20 @@ from facevoice.analysis.geometry import l2_normalize, levina_bickel
 from facevoice.analysis.geometry_knn import knn, limit_blas_threads
 
 
-def identity_centroids(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """L2-normalised identity centroids of L2-normalised samples.
+def identity_centroids(
+    X: np.ndarray, labels: np.ndarray, normalize_samples: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """L2-normalised identity centroids: the mean of each identity's samples, scaled to unit norm.
 
     Args:
         X: embeddings ``(N, D)``; labels: identities ``(N,)``.
+        normalize_samples: L2-normalise the samples before averaging (off: the published study's
+            centroids, the mean of the raw encoder outputs).
 
     Returns:
         ``(ids, C)``: sorted unique identities ``(M,)`` and centroids ``(M, D)`` with unit norm.
     """
-    X = l2_normalize(X)
+    X = l2_normalize(X) if normalize_samples else np.asarray(X, dtype=np.float64)
     labels = np.asarray(labels)
     if labels.shape != (X.shape[0],):
         raise ValueError(f"labels must have shape ({X.shape[0]},), got {labels.shape}")
@@ -34,15 +45,19 @@ def identity_centroids(X: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
 
 
 def aligned_centroids(
-    face_X: np.ndarray, face_labels: np.ndarray, voice_X: np.ndarray, voice_labels: np.ndarray
+    face_X: np.ndarray,
+    face_labels: np.ndarray,
+    voice_X: np.ndarray,
+    voice_labels: np.ndarray,
+    normalize_samples: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Centroids of the identities present in both modalities, row-aligned.
+    """Centroids (:func:`identity_centroids`) of the identities present in both modalities, row-aligned.
 
     Returns:
         ``(ids (M,), face_C (M, D_f), voice_C (M, D_v))``.
     """
-    fid, fc = identity_centroids(face_X, face_labels)
-    vid, vc = identity_centroids(voice_X, voice_labels)
+    fid, fc = identity_centroids(face_X, face_labels, normalize_samples)
+    vid, vc = identity_centroids(voice_X, voice_labels, normalize_samples)
     common, fi, vi = np.intersect1d(fid, vid, return_indices=True)
     if common.size < 3:
         raise ValueError(f"cross-modal geometry needs >= 3 identities present in both modalities, found {common.size}")
@@ -118,26 +133,33 @@ def cosine_cost(X: np.ndarray) -> np.ndarray:
     return C / top if top > 0 else C
 
 
-def _subsample(n: int, max_points: int, rng: np.random.Generator) -> np.ndarray:
-    return np.sort(rng.choice(n, size=max_points, replace=False)) if n > max_points else np.arange(n)
+def _subsample(n: int, max_points: int, rng: np.random.RandomState) -> np.ndarray:
+    return rng.choice(n, size=max_points, replace=False) if n > max_points else np.arange(n)
 
 
-def gromov_wasserstein(X: np.ndarray, Y: np.ndarray, max_points: int = 500, seed: int = 0) -> float:
+def gromov_wasserstein(
+    X: np.ndarray, Y: np.ndarray, max_points: int = 500, seed: int = 0, subsample: str = "independent"
+) -> float:
     """Gromov-Wasserstein discrepancy between two point sets (POT, square loss, uniform weights).
 
     Costs are cosine-distance matrices scaled by their maximum. Sets larger than ``max_points`` are
-    subsampled (seeded); when ``X`` and ``Y`` have the same number of rows (identity-aligned centroids)
-    the same rows are kept in both.
+    subsampled with a legacy ``numpy.random.RandomState(seed)``: ``"independent"`` draws the rows of
+    ``X`` and then those of ``Y`` (the published study; GW needs no correspondence), ``"aligned"``
+    keeps the same rows in both (identity-aligned centroids, same ``N``).
 
     Args:
         X: ``(N1, D1)``; Y: ``(N2, D2)``.
     """
     import ot
 
+    if subsample not in ("independent", "aligned"):
+        raise ValueError(f"subsample must be 'independent' or 'aligned', got {subsample!r}")
     X, Y = np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64)
-    rng = np.random.default_rng(seed)
+    if subsample == "aligned" and X.shape[0] != Y.shape[0]:
+        raise ValueError(f"aligned subsampling needs row-aligned sets, got {X.shape[0]} and {Y.shape[0]} rows")
+    rng = np.random.RandomState(seed)
     ix = _subsample(X.shape[0], max_points, rng)
-    iy = ix if X.shape[0] == Y.shape[0] else _subsample(Y.shape[0], max_points, rng)
+    iy = ix if subsample == "aligned" else _subsample(Y.shape[0], max_points, rng)
     C1, C2 = cosine_cost(X[ix]), cosine_cost(Y[iy])
     p, q = ot.unif(C1.shape[0]), ot.unif(C2.shape[0])
     with limit_blas_threads(1):
@@ -151,7 +173,8 @@ def laplacian_spectrum(X: np.ndarray, k: int = 20, n_eigs: int = 50, dense_max: 
     ``A = A_knn OR A_knn^T``, ``L = I - D^-1/2 A D^-1/2``.
 
     Args:
-        X: ``(N, D)``. Returns ``(min(n_eigs, N),)`` ascending, in ``[0, 1]``.
+        X: ``(N, D)``. Returns ``(min(n_eigs, N - 1),)`` ascending, in ``[0, 1]`` (ARPACK's limit,
+            kept for the dense solver too so both give the published study's spectrum).
         dense_max: up to this ``N`` a dense eigen-solver, above it ARPACK on the sparse matrix.
     """
     from scipy import sparse
@@ -165,7 +188,7 @@ def laplacian_spectrum(X: np.ndarray, k: int = 20, n_eigs: int = 50, dense_max: 
     deg = np.asarray(A.sum(axis=1)).ravel()
     dinv = sparse.diags(1.0 / np.sqrt(deg))
     L = sparse.identity(n) - dinv @ A @ dinv
-    m = min(n_eigs, n)
+    m = min(n_eigs, n - 1)
     if n <= dense_max:
         with limit_blas_threads(1):  # a dense 1,000 x 1,000 eigvalsh: ~0.5 s on one thread, often slower on more
             eig = np.linalg.eigvalsh(L.toarray())[:m]
@@ -182,15 +205,19 @@ def spectral_gap_divergence(X: np.ndarray, Y: np.ndarray, k: int = 20, n_eigs: i
     """L2 distance between the scaled Laplacian spectra of two point sets (see :func:`laplacian_spectrum`).
 
     Args:
-        X: ``(N1, D1)``; Y: ``(N2, D2)``; both need ``N > 1``; spectra are cut to the shorter length.
+        X: ``(N1, D1)``; Y: ``(N2, D2)``; both need ``N > 2``; the shorter spectrum is padded with zeros.
     """
     sx, sy = laplacian_spectrum(X, k, n_eigs), laplacian_spectrum(Y, k, n_eigs)
-    m = min(sx.size, sy.size)
-    return float(np.linalg.norm(sx[:m] - sy[:m]))
+    m = max(sx.size, sy.size)
+    return float(np.linalg.norm(np.pad(sx, (0, m - sx.size)) - np.pad(sy, (0, m - sy.size))))
 
 
 def id_mismatch(X: np.ndarray, Y: np.ndarray, k: int = 20) -> tuple[float, float, float]:
-    """``(|ID_x - ID_y|, ID_x, ID_y)`` with Levina-Bickel (median) estimates of ``(N1, D1)``, ``(N2, D2)``."""
+    """``(|ID_x - ID_y|, ID_x, ID_y)`` with Levina-Bickel (median) estimates of ``(N1, D1)``, ``(N2, D2)``.
+
+    The study's ID mismatch takes ``X``, ``Y`` = all samples of the face and the voice encoder (the
+    per-encoder ``id_mle``); on identity centroids it gives ``id_mismatch_centroids``.
+    """
     ix = levina_bickel(X, k=min(k, X.shape[0] - 1)).estimate
     iy = levina_bickel(Y, k=min(k, Y.shape[0] - 1)).estimate
     return abs(ix - iy), ix, iy

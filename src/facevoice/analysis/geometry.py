@@ -1,7 +1,8 @@
 """Per-encoder geometry of an embedding space (METHODS.md section 3).
 
 * intrinsic dimension: Levina-Bickel MLE (k = 20, per-point estimates aggregated by the median)
-  and TwoNN (Facco et al. 2017) as a second estimator;
+  and TwoNN (Facco et al. 2017) as a second estimator, both on all (de-duplicated) samples of an
+  encoder pooled over identities, in the encoder's own coordinates (as the published study);
 * local curvature through the second fundamental form (see :mod:`.geometry_curvature`);
 * compactness gap: mean cosine distance between identity centroids minus mean cosine distance
   from a sample to its identity centroid (L2-normalised samples, identities with >= 5 samples).
@@ -69,7 +70,9 @@ def levina_bickel(X: np.ndarray, k: int = 20, aggregate: str = "median", backend
     """Levina-Bickel maximum-likelihood intrinsic dimension.
 
     Per point ``m(x) = [ (1/(k-1)) * sum_{j<k} log(T_k(x) / T_j(x)) ]^-1`` with ``T_j`` the distance to
-    the j-th nearest neighbour (Levina & Bickel 2004, eq. 8).
+    the j-th nearest neighbour (Levina & Bickel 2004, eq. 8). A point whose ``k`` neighbours are all
+    (nearly) equidistant has no finite estimate (``sum log < 1e-8``) and is left out of the aggregate,
+    as in the published study's code.
 
     Args:
         X: points ``(N, D)``; exact duplicate rows are removed first (counted in ``n_duplicates``).
@@ -93,26 +96,31 @@ def _levina_bickel_from(dist: np.ndarray, aggregate: str, n_dup: int) -> Intrins
     log_ratio = np.log(dist[:, -1:] / dist[:, :-1])  # (N, k-1)
     inv = log_ratio.mean(axis=1)  # 1 / m(x)
     with np.errstate(divide="ignore"):
-        per_point = 1.0 / inv
+        per_point = np.where(log_ratio.sum(axis=1) > 1e-8, 1.0 / inv, np.inf)
+    ok = np.isfinite(per_point)
+    if not ok.any():
+        raise ValueError("Levina-Bickel: every point has equidistant neighbours; no finite estimate")
     if aggregate == "median":
-        est = float(np.median(per_point))
+        est = float(np.median(per_point[ok]))
     elif aggregate == "mean":
-        est = float(np.mean(per_point))
+        est = float(np.mean(per_point[ok]))
     else:
-        est = float(1.0 / np.mean(inv))
+        est = float(1.0 / np.mean(inv[ok]))
     return IntrinsicDimension(est, f"levina_bickel(k={k},{aggregate})", dist.shape[0], n_dup, per_point)
 
 
-def twonn(X: np.ndarray, discard_fraction: float = 0.1, backend: str = "auto") -> IntrinsicDimension:
+def twonn(X: np.ndarray, discard_fraction: float = 0.0, backend: str = "auto") -> IntrinsicDimension:
     """TwoNN intrinsic dimension (Facco et al. 2017).
 
     ``mu = r2 / r1`` per point follows a Pareto law with exponent ``d``; ``d`` is the slope, through the
-    origin, of ``-log(1 - F(mu))`` against ``log(mu)`` over the points left after discarding the
-    largest ``discard_fraction`` of ``mu`` (the paper's 10%).
+    origin, of ``-log(1 - F(mu))`` against ``log(mu)``, ``F = i / N`` over the sorted ratios, the last
+    point (``F = 1``) left out.
 
     Args:
         X: points ``(N, D)``; exact duplicate rows are removed first.
-        discard_fraction: fraction of the largest ratios left out of the fit, in ``[0, 1)``.
+        discard_fraction: fraction of the largest ratios also left out of the fit, in ``[0, 1)``:
+            0 fits every point (the published study's estimate, the default), 0.1 is Facco et al.'s
+            recommendation against outlying ratios.
     """
     if not 0.0 <= discard_fraction < 1.0:
         raise ValueError(f"discard_fraction must be in [0, 1), got {discard_fraction}")
@@ -182,6 +190,8 @@ def encoder_geometry(
     curvature_k: int = 50,
     min_samples: int = 5,
     l2: bool = False,
+    twonn_discard: float = 0.0,
+    curvature_convention: str = "standard",
     seed: int = 0,
     backend: str = "auto",
 ) -> dict:
@@ -190,7 +200,9 @@ def encoder_geometry(
     Args:
         X: embeddings ``(N, D)``; labels: identity labels ``(N,)``.
         l2: L2-normalise samples before intrinsic dimension and curvature (the compactness gap is
-            always computed on L2-normalised samples).
+            always computed on L2-normalised samples); off by default, as in the published study.
+        twonn_discard: see :func:`twonn`.
+        curvature_convention: ``"standard"`` or ``"reference"``, see :func:`local_curvature`.
         seed: seed of the curvature subsample.
 
     Returns:
@@ -204,8 +216,9 @@ def encoder_geometry(
     Xu, n_dup = _dedupe(Xg)
     dist, _ = knn(Xu, max(k_id, 2), backend=backend)
     mle = _levina_bickel_from(dist[:, :k_id], "median", n_dup)
-    two = _twonn_from(dist[:, :2], 0.1, n_dup)
-    curv = local_curvature(Xg, n_points=curvature_points, k=curvature_k, seed=seed, backend=backend)
+    two = _twonn_from(dist[:, :2], twonn_discard, n_dup)
+    curv = local_curvature(Xg, n_points=curvature_points, k=curvature_k, seed=seed, backend=backend,
+                           convention=curvature_convention)  # fmt: skip
     comp = compactness_gap(X, labels, min_samples=min_samples)
     return {
         "n_samples": int(X.shape[0]),

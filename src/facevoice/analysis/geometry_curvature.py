@@ -18,6 +18,15 @@ sits on that mean the normal is oriented so that ``trace(H) >= 0``.
 With ``k = 50`` and ``m >= 9`` the quadratic has more coefficients than there are neighbours; the
 fit then takes the minimum-norm least-squares solution (``numpy.linalg.lstsq``) and the point is
 flagged in ``underdetermined``.
+
+``convention="reference"`` reproduces the published study's estimator (riemannian-biometric-geometry,
+``src/geometry/curvature.py``), which departs from the above: the ``k`` neighbours without the base
+point, centred on the base point, give the PCA; the normal is the first direction after the tangent
+ones with its SVD sign (not oriented), and a point whose neighbours need every direction for the
+variance threshold (no normal left) gets curvature 0; the fit is the pure quadratic
+``h = t^T A t`` (no constant or linear term) with a ridge of ``1e-3``, so its eigenvalues are half
+the second-fundamental-form eigenvalues above; they are clipped to ``[-100, 100]``; the
+Gaussian-type curvature is the product of the two largest *absolute* eigenvalues.
 """
 
 from __future__ import annotations
@@ -94,6 +103,8 @@ def local_curvature(
     min_tangent: int = 2,
     seed: int = 0,
     backend: str = "auto",
+    convention: str = "standard",
+    ridge: float = 1e-3,
 ) -> Curvature:
     """Second-fundamental-form curvature at ``n_points`` base points of a cloud.
 
@@ -103,6 +114,8 @@ def local_curvature(
         k: neighbours per base point (searched among all ``N`` points).
         variance: variance fraction defining the tangent dimension; min_tangent: its floor.
         seed: seed of the subsample.
+        convention: ``"standard"`` (METHODS.md, module docstring) or ``"reference"`` (the published code).
+        ridge: ridge of the reference convention's quadratic fit.
 
     Returns:
         :class:`Curvature` with per-base-point arrays ``(P,)``, ``P = min(n_points, N)``.
@@ -115,12 +128,44 @@ def local_curvature(
         raise ValueError(f"curvature needs ambient dimension > {min_tangent}, got D={d}")
     if k + 1 < min_tangent + 2:
         raise ValueError(f"k={k} neighbours are too few to fit a curve in {min_tangent} tangent dimensions")
+    if convention not in ("standard", "reference"):
+        raise ValueError(f"convention must be 'standard' or 'reference', got {convention!r}")
     rng = np.random.default_rng(seed)
     base = np.sort(rng.choice(n, size=n_points, replace=False)) if n > n_points else np.arange(n)
     _, nbr = knn(X, k, queries=base, backend=backend)
-    centre = X.mean(axis=0)
     with limit_blas_threads(1):
-        return _curvature_loop(X, base, nbr, centre, variance, min_tangent)
+        if convention == "reference":
+            return _reference_loop(X, base, nbr, variance, min_tangent, ridge)
+        return _curvature_loop(X, base, nbr, X.mean(axis=0), variance, min_tangent)
+
+
+def _reference_loop(
+    X: np.ndarray, base: np.ndarray, nbr: np.ndarray, variance: float, min_tangent: int, ridge: float
+) -> Curvature:
+    """The published study's variant (module docstring); ``underdetermined`` flags points with no normal."""
+    P = base.size
+    mean_c, gauss_c = np.zeros(P), np.zeros(P)
+    tdim = np.zeros(P, dtype=np.int64)
+    no_normal = np.zeros(P, dtype=bool)
+    for i, (p, nb) in enumerate(zip(base, nbr, strict=True)):
+        off = X[nb] - X[p]  # (k, D), centred on the base point
+        _, s, Vt = np.linalg.svd(off, full_matrices=False)
+        m = min(tangent_dimension(s, variance, min_tangent), s.size)
+        tdim[i] = m
+        if m >= Vt.shape[0]:
+            no_normal[i] = True
+            continue
+        t, h = off @ Vt[:m].T, off @ Vt[m]
+        iu, ju = np.triu_indices(m)
+        Q = t[:, iu] * t[:, ju] * np.where(iu == ju, 1.0, 2.0)  # t^T A t with A symmetric
+        a = np.linalg.solve(Q.T @ Q + ridge * np.eye(Q.shape[1]), Q.T @ h)
+        A = np.zeros((m, m))
+        A[iu, ju] = a
+        A[ju, iu] = a
+        eig = np.clip(np.linalg.eigvalsh(A), -100.0, 100.0)
+        mag = np.sort(np.abs(eig))[::-1]
+        mean_c[i], gauss_c[i] = eig.mean(), mag[0] * mag[1]
+    return Curvature(base, mean_c, gauss_c, tdim, no_normal)
 
 
 def _curvature_loop(

@@ -4,8 +4,8 @@ Input: a manifest (identities, modalities, splits) and embedding stores (one enc
 store's items are joined to the manifest by ``item_id``; its modality is read from the manifest.
 Output (``out_dir``): ``encoders.csv`` (one row per store), ``pairs.csv`` (one row per face store x
 voice store, ready for ``facevoice analyze correlate``) and ``cka_heatmap.png``. ``pairs.csv`` has
-two ID mismatches: ``id_mismatch`` on the identity centroids (METHODS.md) and
-``id_mismatch_samples`` between the two stores' per-sample ``id_mle`` of ``encoders.csv``.
+two ID mismatches: ``id_mismatch`` between the two stores' per-sample ``id_mle`` of ``encoders.csv``
+(the published study's definition) and ``id_mismatch_centroids`` on the identity centroids.
 
 The CCA-baseline EER of a pair is fitted on the manifest's ``train`` identities and evaluated on
 its unseen test identities (``test_unseen``, else ``test``); when the manifest has no such split a
@@ -86,6 +86,8 @@ def run_geometry_study(
     splits: Iterable[str] | None = None,
     seed: int = 0,
     progress: bool = False,
+    convention: str = "standard",
+    eer_protocol: str = "centroids",
 ) -> dict[str, pd.DataFrame]:
     """Per-encoder geometry of every store and cross-modal metrics of every face x voice pair.
 
@@ -93,12 +95,17 @@ def run_geometry_study(
         manifest: manifest DataFrame or path (``read_manifest``).
         face_stores / voice_stores: store directories (their modality is checked against the manifest).
         splits: restrict every store to these manifest splits (all when None).
+        convention: ``"standard"`` (METHODS.md) or ``"reference"``: the published code's curvature
+            estimator and ``(FPR + FNR) / 2`` EER where METHODS.md differs.
+        eer_protocol: ``"centroids"`` or ``"samples"`` (:func:`facevoice.analysis.crossmodal_pair.cca_baseline_eer`).
 
     Returns:
         ``{"encoders": DataFrame, "pairs": DataFrame}`` (``pairs`` empty without ``with_pairs``).
     """
     from facevoice.data.manifest import read_manifest
 
+    if convention not in ("standard", "reference"):
+        raise ValueError(f"convention must be 'standard' or 'reference', got {convention!r}")
     if not isinstance(manifest, pd.DataFrame):
         manifest = read_manifest(manifest)
     views: dict[str, list[StoreView]] = {"face": [], "voice": []}
@@ -112,7 +119,7 @@ def run_geometry_study(
     enc_rows = []
     for v in _progress(all_views, progress, "encoder geometry"):
         row = {"encoder": v.tag, "modality": v.modality, "store": str(v.root), "n_not_in_manifest": v.n_not_in_manifest}
-        row.update(encoder_geometry(v.X, v.identity, seed=seed))
+        row.update(encoder_geometry(v.X, v.identity, seed=seed, curvature_convention=convention))
         enc_rows.append(row)
     id_mle = {str(r["store"]): r["id_mle"] for r in enc_rows}
     pair_rows = []
@@ -122,8 +129,10 @@ def run_geometry_study(
             train, test, how = eer_identities(f, v)
             row = {"face_encoder": f.tag, "voice_encoder": v.tag, "pair": f"{f.tag}|{v.tag}"}
             row.update(pair_metrics(f.X, f.identity, v.X, v.identity, train_identities=train,
-                                    test_identities=test, with_eer=with_eer, seed=seed))  # fmt: skip
-            row["id_mismatch_samples"] = abs(id_mle[str(f.root)] - id_mle[str(v.root)])
+                                    test_identities=test, with_eer=with_eer, id_face=id_mle[str(f.root)],
+                                    id_voice=id_mle[str(v.root)], eer_protocol=eer_protocol,
+                                    eer_estimator="reference" if convention == "reference" else "exact",
+                                    seed=seed))  # fmt: skip
             if with_eer:
                 row["eer_split"] = how
             pair_rows.append(row)
