@@ -1,0 +1,99 @@
+"""SBNet head (Saeed et al., ICASSP 2023): one branch shared by faces and voices.
+
+``[Linear → BN → ReLU → Dropout(0.5)] × 2`` (d_in → 128 → 128) → L2-normalise → ``Linear(128, C)``.
+Both modalities pass through the same weights. When the two input sizes differ, each modality
+first goes through its own linear *input adapter* to a common size (the documented extension;
+``adapter_dim`` defaults to the smaller input size). With ``adapter="auto"`` adapters exist only
+when the sizes differ; ``"always"`` forces them; ``"none"`` requires equal sizes.
+
+A batch may hold one modality or both: both are adapted, concatenated and passed through the
+branch in one pass (so batch norm sees the mixed batch), then split again. Linear layers:
+Xavier-uniform weights, biases 0.01, as in the reference. Module names follow the reference
+PyTorch code (``embed_branch.fc1``, ``embed_branch.fc2``, ``logits_layer``).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from facevoice.heads.layers import check_input, check_modality, fc_block, init_linear_
+
+ADAPTER_MODES = ("auto", "always", "none")
+
+
+class SBNetBranch(nn.Module):
+    """Two fc blocks then L2 normalisation: ``(N, d_in) -> (N, dim)``."""
+
+    def __init__(self, d_in: int, dim: int, dropout: float) -> None:
+        super().__init__()
+        self.fc1 = fc_block(d_in, dim, dropout)
+        self.fc2 = fc_block(dim, dim, dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.fc2(self.fc1(x)), p=2, dim=1)
+
+
+class SBNetHead(nn.Module):
+    """Single-branch head shared by both modalities.
+
+    Args:
+        d_face, d_voice: input sizes; n_classes: training identities.
+        dim: branch width and embedding size (128).
+        dropout: dropout of both blocks (0.5).
+        adapter: ``"auto"``, ``"always"`` or ``"none"`` (see module docstring).
+        adapter_dim: common size the adapters map to (default: ``min(d_face, d_voice)``).
+    """
+
+    def __init__(
+        self,
+        d_face: int,
+        d_voice: int,
+        n_classes: int,
+        dim: int = 128,
+        dropout: float = 0.5,
+        adapter: str = "auto",
+        adapter_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        if adapter not in ADAPTER_MODES:
+            raise ValueError(f"SBNet adapter must be one of {ADAPTER_MODES}, got {adapter!r}")
+        if adapter == "none" and d_face != d_voice:
+            raise ValueError(f"SBNet adapter='none' needs equal input sizes, got face {d_face} and voice {d_voice}")
+        self.d_face, self.d_voice, self.dim = int(d_face), int(d_voice), int(dim)
+        use = adapter == "always" or (adapter == "auto" and d_face != d_voice)
+        d_common = int(adapter_dim or min(d_face, d_voice)) if use else int(d_face)
+        self.face_adapter = nn.Linear(d_face, d_common) if use else nn.Identity()
+        self.voice_adapter = nn.Linear(d_voice, d_common) if use else nn.Identity()
+        self.embed_branch = SBNetBranch(d_common, dim, dropout)
+        self.logits_layer = nn.Linear(dim, n_classes)
+        init_linear_(self, bias=0.01)
+
+    def _adapt(self, x: torch.Tensor, modality: str) -> torch.Tensor:
+        d = self.d_face if modality == "face" else self.d_voice
+        check_input(x, d, f"SBNetHead {modality} input")
+        return (self.face_adapter if modality == "face" else self.voice_adapter)(x)
+
+    def forward(self, face: torch.Tensor | None = None, voice: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Embeddings ``(B_m, dim)`` and logits ``(B_m, C)`` of each modality given.
+
+        Keys: ``face``, ``face_logits``, ``voice``, ``voice_logits`` (only for the modalities passed).
+        """
+        parts = [(m, x) for m, x in (("face", face), ("voice", voice)) if x is not None]
+        if not parts:
+            raise ValueError("SBNetHead needs a face or a voice batch")
+        h = torch.cat([self._adapt(x, m) for m, x in parts], dim=0)
+        emb = self.embed_branch(h)
+        logits = self.logits_layer(emb)
+        out: dict[str, torch.Tensor] = {}
+        start = 0
+        for m, x in parts:
+            out[m], out[f"{m}_logits"] = emb[start : start + len(x)], logits[start : start + len(x)]
+            start += len(x)
+        return out
+
+    def embed(self, x: torch.Tensor, modality: str) -> torch.Tensor:
+        """Scoring embeddings ``(B, dim)`` (L2-normalised branch output), for cross- and unimodal trials."""
+        check_modality(modality)
+        return self.embed_branch(self._adapt(x, modality))
