@@ -1,0 +1,1 @@
+"""facevoice.finetune: LoRA fine-tuning of frozen foundation encoders with a contrastive objective."""
