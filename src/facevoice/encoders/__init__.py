@@ -1,0 +1,20 @@
+"""Frozen face and voice encoders behind one interface (:class:`Encoder`) and one registry.
+
+``ENCODERS.names()`` lists them; entries are registered lazily so that importing this package does
+not import torch, transformers, dlib or resemblyzer.
+"""
+
+from facevoice.encoders.base import ENCODERS, SKIP_REASONS, Encoder, EncoderOutput, LoadedItem, SkipItem, create_encoder
+
+ENCODERS.register("hf-audio", "facevoice.encoders.hf_audio:HFAudioEncoder")
+ENCODERS.register("wavlm", "facevoice.encoders.hf_audio:make_wavlm")
+ENCODERS.register("hubert", "facevoice.encoders.hf_audio:make_hubert")
+ENCODERS.register("wav2vec2", "facevoice.encoders.hf_audio:make_wav2vec2")
+ENCODERS.register("hf-vision", "facevoice.encoders.hf_vision:HFVisionEncoder")
+ENCODERS.register("siglip", "facevoice.encoders.hf_vision:make_siglip")
+ENCODERS.register("clip", "facevoice.encoders.hf_vision:make_clip")
+ENCODERS.register("dinov2", "facevoice.encoders.hf_vision:make_dinov2")
+ENCODERS.register("resemblyzer", "facevoice.encoders.resemblyzer_voice:ResemblyzerEncoder")
+ENCODERS.register("dlib-face", "facevoice.encoders.dlib_face:DlibFaceEncoder")
+
+__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem", "create_encoder"]

@@ -1,0 +1,133 @@
+"""The frozen-encoder interface and the ``ENCODERS`` registry.
+
+An encoder turns media files into fixed-size embeddings in two steps, so that I/O and decoding
+can run apart from the model:
+
+* ``load(path) -> LoadedItem``: read, decode and preprocess one file (resample audio, detect and
+  crop faces, sample video frames). It raises :class:`SkipItem` with a reason code when the file
+  cannot be embedded (missing, unreadable, empty, silent, no face, ...); nothing is dropped silently.
+* ``encode(inputs, layers=False) -> EncoderOutput``: embed a batch of loaded inputs (one per
+  ``LoadedItem.parts`` entry), returning ``(B, D)`` embeddings and, for layered models, the pooled
+  hidden state of every layer ``(L, B, D)``.
+
+Each encoder has a ``tag`` naming the model, its options and a hash of its weights; the embedding
+store refuses embeddings written under a different tag.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facevoice.registry import Registry
+
+ENCODERS = Registry("encoder")
+
+#: Reason codes used in skip records (``EmbeddingStore.add_skips``).
+SKIP_REASONS = (
+    "missing",  # the file does not exist
+    "permission",  # the file exists but cannot be opened
+    "empty",  # zero bytes, zero samples, zero frames
+    "unreadable",  # the decoder failed (truncated, wrong format, not media at all)
+    "too_short",  # shorter than the encoder's minimum input
+    "silent",  # no signal above the silence threshold / no voiced speech
+    "no_face",  # no face found in the image or in any sampled video frame
+    "encode_error",  # the model failed on this item (e.g. non-finite output)
+)
+
+
+class SkipItem(Exception):
+    """Raised for an item that cannot be embedded; ``reason`` is one of :data:`SKIP_REASONS`."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in SKIP_REASONS:
+            raise ValueError(f"unknown skip reason {reason!r}; valid: {', '.join(SKIP_REASONS)}")
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class LoadedItem:
+    """One decoded media item: ``parts`` are model inputs (one image or waveform, or several video
+    frames whose embeddings are averaged); ``notes`` are per-item facts kept in the extraction report
+    (e.g. ``{"face_source": "detected"}``)."""
+
+    parts: list[Any]
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EncoderOutput:
+    """``embeddings``: ``(B, D)`` float32; ``layers``: ``(L, B, D_layer)`` float32 or None."""
+
+    embeddings: np.ndarray
+    layers: np.ndarray | None = None
+
+
+class Encoder(ABC):
+    """A frozen encoder of one modality (``'face'`` or ``'voice'``)."""
+
+    #: registry name of the encoder family
+    name: str = ""
+    #: ``'face'`` or ``'voice'``
+    modality: str = ""
+    #: audio sample rate the encoder expects (voice encoders only)
+    sample_rate: int | None = None
+
+    @property
+    @abstractmethod
+    def dim(self) -> int:
+        """Embedding size ``D``."""
+
+    @property
+    @abstractmethod
+    def weights_hash(self) -> str:
+        """Hex digest identifying the weights (stable across processes and machines)."""
+
+    @abstractmethod
+    def options(self) -> dict[str, Any]:
+        """The options that change the embeddings (pooling, layer, detector settings, ...)."""
+
+    @abstractmethod
+    def load(self, path: str | Path) -> LoadedItem:
+        """Read and preprocess one media file; raise :class:`SkipItem` when it cannot be embedded."""
+
+    @abstractmethod
+    def encode(self, inputs: list[Any], layers: bool = False) -> EncoderOutput:
+        """Embed ``B`` loaded parts → ``EncoderOutput((B, D), (L, B, D) or None)``."""
+
+    @property
+    def num_layers(self) -> int | None:
+        """Number of per-layer outputs ``L`` returned by ``encode(..., layers=True)``; None if not layered."""
+        return None
+
+    @property
+    def tag(self) -> str:
+        """``name:option=value,...#hash`` — changes whenever the weights or the options change."""
+        opts = ",".join(f"{k}={v}" for k, v in sorted(self.options().items()) if v is not None)
+        return f"{self.name}:{opts}#{self.weights_hash[:16]}"
+
+    def describe(self) -> dict[str, Any]:
+        """Metadata stored beside the embeddings."""
+        return {
+            "encoder": self.name,
+            "modality": self.modality,
+            "dim": self.dim,
+            "tag": self.tag,
+            "weights_sha256": self.weights_hash,
+            "options": self.options(),
+            "sample_rate": self.sample_rate,
+            "num_layers": self.num_layers,
+        }
+
+
+def create_encoder(name: str, **kwargs: Any) -> Encoder:
+    """Build a registered encoder by name (``facevoice.encoders.ENCODERS.names()`` lists them)."""
+    import facevoice.encoders  # noqa: F401  (registers the built-in encoders)
+
+    return ENCODERS.create(name, **kwargs)

@@ -1,0 +1,117 @@
+"""Resemblyzer (GE2E speaker encoder, 256-d, weights shipped inside the wheel) as a voice encoder.
+
+Preprocessing follows resemblyzer's own: 16 kHz mono, volume normalised to -30 dBFS (increase only),
+long silences removed by WebRTC VAD. An utterance embedding is the L2-normalised mean of the
+embeddings of 1.6 s partial windows; the partial windows of a whole batch go through the LSTM in one
+forward pass (the LSTM treats every window independently, so batching does not change the result).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from facevoice.encoders.base import Encoder, EncoderOutput, LoadedItem, SkipItem
+from facevoice.utils import file_sha256
+
+
+def _import_resemblyzer():
+    with warnings.catch_warnings():  # resemblyzer imports the deprecated pkg_resources
+        warnings.simplefilter("ignore")
+        import resemblyzer
+
+    return resemblyzer
+
+
+class ResemblyzerEncoder(Encoder):
+    """GE2E speaker encoder from ``resemblyzer`` → 256-d L2-normalised embeddings.
+
+    ``silence_db``: items quieter than this RMS level (dBFS) are skipped as ``silent``; items with no
+    voiced frame left after VAD are skipped as ``silent`` too. ``rate``/``min_coverage``: resemblyzer's
+    partial-window settings.
+    """
+
+    name = "resemblyzer"
+    modality = "voice"
+    sample_rate = 16000
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        silence_db: float = -60.0,
+        rate: float = 1.3,
+        min_coverage: float = 0.75,
+        weights_path: str | Path | None = None,
+    ) -> None:
+        import torch
+
+        from facevoice.encoders.hf_common import resolve_device
+
+        rz = _import_resemblyzer()
+        self._audio = rz.audio
+        default = Path(rz.__file__).resolve().parent / "pretrained.pt"
+        self.weights_path = Path(weights_path) if weights_path else default
+        if not self.weights_path.is_file():
+            raise FileNotFoundError(f"resemblyzer weights not found: {self.weights_path}")
+        self.model = rz.VoiceEncoder(device=resolve_device(device), verbose=False, weights_fpath=self.weights_path)
+        self.model.eval()
+        self._torch = torch
+        self.silence_db, self.rate, self.min_coverage = silence_db, rate, min_coverage
+        self._hash = file_sha256(self.weights_path)
+        self._audio.wav_to_mel_spectrogram(np.zeros(1600, np.float32))  # librosa loads lazily: pay it here, once
+
+    @property
+    def dim(self) -> int:
+        return 256
+
+    @property
+    def weights_hash(self) -> str:
+        return self._hash
+
+    def options(self) -> dict[str, Any]:
+        return {"rate": self.rate, "min_coverage": self.min_coverage, "vad": "webrtc3"}
+
+    def load(self, path: str | Path) -> LoadedItem:
+        """Audio file → ``LoadedItem([wave (S,)])`` at 16 kHz after resemblyzer's normalisation and VAD."""
+        from facevoice.data.media import audio_level_db, load_audio
+
+        wave = load_audio(path, self.sample_rate)
+        level = audio_level_db(wave)
+        if level < self.silence_db:
+            raise SkipItem("silent", f"RMS level {level:.1f} dBFS < {self.silence_db:g}")
+        seconds = wave.size / self.sample_rate
+        wave = np.clip(self._audio.preprocess_wav(wave, source_sr=None), -1.0, 1.0).astype(np.float32)
+        if wave.size == 0:
+            raise SkipItem("silent", f"no voiced speech found by VAD in {seconds:.2f} s")
+        return LoadedItem([wave], {"seconds": round(seconds, 3), "voiced_seconds": round(wave.size / 16000, 3)})
+
+    def _mel_partials(self, wave: np.ndarray) -> np.ndarray:
+        """Waveform ``(S,)`` → partial mel windows ``(P, 160, 40)``."""
+        wav_slices, mel_slices = self.model.compute_partial_slices(len(wave), self.rate, self.min_coverage)
+        need = wav_slices[-1].stop
+        if need >= len(wave):
+            wave = np.pad(wave, (0, need - len(wave)), "constant")
+        mel = self._audio.wav_to_mel_spectrogram(wave)
+        return np.stack([mel[s] for s in mel_slices]).astype(np.float32)
+
+    def encode(self, inputs: list[np.ndarray], layers: bool = False) -> EncoderOutput:
+        """``B`` preprocessed waveforms → ``(B, 256)`` L2-normalised embeddings (no per-layer outputs)."""
+        if not inputs:
+            return EncoderOutput(np.zeros((0, self.dim), np.float32), None)
+        partials = [self._mel_partials(w) for w in inputs]
+        counts = [len(p) for p in partials]
+        torch = self._torch
+        with torch.inference_mode():
+            mels = torch.from_numpy(np.concatenate(partials)).to(self.model.device)
+            emb = self.model(mels).float().cpu().numpy()
+        out = np.empty((len(inputs), self.dim), np.float32)
+        start = 0
+        for i, n in enumerate(counts):
+            raw = emb[start : start + n].mean(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # zero norm → non-finite row, skipped by the runner
+                out[i] = raw / np.linalg.norm(raw)
+            start += n
+        return EncoderOutput(out, None)
