@@ -76,3 +76,15 @@ def test_bundle_save_load_select(tmp_path):
     assert back.tags == {"face": "f", "voice": "v"}
     with pytest.raises(ValueError, match="manifest has 5 face items"):
         EmbeddingBundle(df, {"face": np.zeros((4, 6)), "voice": np.zeros((5, 3))})
+
+
+def test_truncated_skip_record_is_tolerated_and_not_glued_to_the_next(tmp_path):
+    store = EmbeddingStore.create(tmp_path / "s", "enc", 2)
+    store.add_skips([{"item_id": "a", "reason": "silent"}])
+    with open(tmp_path / "s" / "skips" / "skips.jsonl", "a") as fh:
+        fh.write('{"item_id": "b", "rea')  # killed mid-write
+    with pytest.warns(UserWarning, match="truncated skip record"):
+        assert [r["item_id"] for r in store.skips()] == ["a"]
+    store.add_skips([{"item_id": "b", "reason": "unreadable"}])
+    with pytest.warns(UserWarning):
+        assert [r["item_id"] for r in store.skips()] == ["a", "b"]

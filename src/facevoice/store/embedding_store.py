@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,11 @@ class EmbeddingStore:
             lines.append(json.dumps({k: str(v) for k, v in rec.items()}, sort_keys=True))
         if lines:
             (self.root / "skips").mkdir(exist_ok=True)
-            with open(self.root / "skips" / f"{name}.jsonl", "a") as fh:
-                fh.write("\n".join(lines) + "\n")
+            path = self.root / "skips" / f"{name}.jsonl"
+            # a write cut short by a kill leaves a line without its newline: start on a fresh line
+            torn = path.exists() and path.stat().st_size > 0 and not path.read_bytes().endswith(b"\n")
+            with open(path, "a") as fh:
+                fh.write(("\n" if torn else "") + "\n".join(lines) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
         return len(lines)
@@ -197,9 +201,15 @@ class EmbeddingStore:
         """All skip records written so far (every skips/*.jsonl)."""
         out: list[dict[str, str]] = []
         for path in sorted((self.root / "skips").glob("*.jsonl")):
-            for line in path.read_text().splitlines():
-                if line.strip():
+            for lineno, line in enumerate(path.read_text().splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
                     out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    # the fragment of a write interrupted by a kill: its item was never marked as
+                    # handled, so a resumed run processes it again and records it in full
+                    warnings.warn(f"{path}:{lineno}: ignoring a truncated skip record {line[:60]!r}", stacklevel=2)
         return out
 
     def __repr__(self) -> str:
