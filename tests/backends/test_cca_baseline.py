@@ -61,3 +61,36 @@ def test_errors():
     cca = CCABaseline(n_pca=3, n_components=2, pairing="centroid").fit(face, ids, voice, ids)
     with pytest.raises(ValueError, match="modality"):
         cca.transform(face, "text")
+
+
+def test_auto_rule_small_and_large_training_sets():
+    from facevoice.backends.cca import auto_components, auto_reg
+
+    # the spec's PCA 50 -> CCA 50 for VoxCeleb1-sized training sets; few components and a ridge for MAV-Celeb
+    assert auto_components(999, 50) == auto_components(901, 50) == 50 and auto_reg(999, 50) == 1e-3
+    assert auto_components(50, 50) == 3 and auto_reg(50, 50) == pytest.approx(7.5)
+    assert auto_components(10, 50) == 2 and auto_reg(200, 50) == 1e-3 > 0 < auto_reg(199, 50)
+    face, voice, ids = _paired_world(n_ids=50)
+    small = CCABaseline(n_pca=20).fit(face, ids, voice, ids)
+    assert small.n_components_ == 3 and small.W_["face"].shape == (20, 3) and small.reg_ == pytest.approx(10 * 3 / 8)
+    fixed = CCABaseline(n_pca=20, n_components=5).fit(face, ids, voice, ids)  # explicit k: the old ridge
+    assert fixed.n_components_ == 5 and fixed.reg_ == 1e-3
+    with pytest.raises(ValueError, match="'auto'"):
+        CCABaseline(n_components="many")
+
+
+def test_auto_rule_ignores_spurious_components():
+    """50 training identities, 3 real shared directions in 40/30 dims: all 30 components overfit the training
+    pairs (spurious canonical correlations near the real ones), the automatic rule keeps the real ones."""
+    face, voice, ids = _paired_world(n_ids=90, per=4, shared=3)
+    train = np.isin(ids, np.arange(50).astype(str))
+    full = CCABaseline(n_pca=30, n_components=30, reg=1e-3).fit(face[train], ids[train], voice[train], ids[train])
+    assert full.correlations_[10] > 0.3  # spurious, yet clearly non-zero on training data
+    auto = CCABaseline(n_pca=30).fit(face[train], ids[train], voice[train], ids[train])
+    same = ids[~train][:, None] == ids[~train][None, :]
+
+    def gap(m):
+        S = m.transform(face[~train], "face") @ m.transform(voice[~train], "voice").T
+        return S[same].mean() - S[~same].mean()
+
+    assert gap(auto) > gap(full) + 0.1
