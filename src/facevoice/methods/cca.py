@@ -20,7 +20,9 @@ from facevoice.heads.layers import check_input, check_modality
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, resolve_hparams
 
-CCA_DEFAULTS: dict[str, Any] = {"n_pca": 50, "n_components": 50, "reg": 1e-3, "pairing": "cyclic", "seed": 0}
+# "auto": the backend's documented rule (the spec's 50 components / ridge 1e-3 from 800 training
+# identities on; fewer components and a stronger ridge for small training sets such as MAV-Celeb).
+CCA_DEFAULTS: dict[str, Any] = {"n_pca": 50, "n_components": "auto", "reg": "auto", "pairing": "cyclic", "seed": 0}
 
 
 class CCAMethod(Method):
@@ -33,7 +35,8 @@ class CCAMethod(Method):
         hp = resolve_hparams("cca", CCA_DEFAULTS, hparams)
         check_choice("cca", "pairing", hp["pairing"], ("cyclic", "centroid"))
         super().__init__(d_face, d_voice, n_classes, **hp)
-        k = int(hp["n_components"])
+        # buffers sized for the most components the fit can keep; unused columns stay zero
+        k = int(hp["n_pca"]) if hp["n_components"] == "auto" else int(hp["n_components"])
         for m, d in (("face", self.d_face), ("voice", self.d_voice)):
             self.register_buffer(f"{m}_proj", torch.zeros(d, k))
             self.register_buffer(f"{m}_offset", torch.zeros(k))
@@ -48,7 +51,9 @@ class CCAMethod(Method):
         check_input(torch.from_numpy(face_X[:0]), self.d_face, "CCAMethod.fit_bundle face_X")
         check_input(torch.from_numpy(voice_X[:0]), self.d_voice, "CCAMethod.fit_bundle voice_X")
         hp = self.hparams
-        cca = CCABaseline(int(hp["n_pca"]), int(hp["n_components"]), float(hp["reg"]), hp["pairing"], int(hp["seed"]))
+        n_comp = hp["n_components"] if hp["n_components"] == "auto" else int(hp["n_components"])
+        reg = hp["reg"] if hp["reg"] == "auto" else float(hp["reg"])
+        cca = CCABaseline(int(hp["n_pca"]), n_comp, reg, hp["pairing"], int(hp["seed"]))
         cca.fit(face_X, _numpy(face_labels), voice_X, _numpy(voice_labels))
         for m in ("face", "voice"):
             pca, W = cca.pca_[m], cca.W_[m]
