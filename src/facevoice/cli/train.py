@@ -1,0 +1,176 @@
+"""`facevoice train`, `benchmark`, `embed`, `test-lists`, `export-fame`, `import-fop`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def _print_json_table(title: str, rows: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    keys = sorted({k for v in rows.values() for k in v if not isinstance(v[k], (dict, list))})
+    table.add_column("name")
+    for k in keys:
+        table.add_column(k)
+    for name, v in rows.items():
+        table.add_row(name, *[f"{v[k]:.4f}" if isinstance(v.get(k), float) else str(v.get(k, "")) for k in keys])
+    Console().print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("train")
+    def train(
+        recipe: str = typer.Argument(..., help="recipe file or <benchmark>/<method>, e.g. simvox1/fop"),
+        overrides: list[str] = typer.Argument(None, help="dotted overrides, e.g. train.epochs=5 method.lr=1e-4"),
+        data: Path = typer.Option(None, "--data", help="bundle folder (manifest.parquet + face/ + voice/)"),
+        face_csv: Path = typer.Option(None, "--face-csv", help="FOP-style training face features (label last)"),
+        voice_csv: Path = typer.Option(None, "--voice-csv", help="FOP-style training voice features, row-aligned"),
+        test: list[str] = typer.Option(None, "--test", help="NAME=FACE_CSV,VOICE_CSV verification list (repeatable)"),
+        seed: int = typer.Option(None, "--seed", help="training seed (train.seed)"),
+        out: Path = typer.Option(None, "--out", "-o", help="run directory (default runs/<benchmark>/<method>/seed<k>)"),
+        resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from checkpoints/last"),
+        progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
+    ) -> None:
+        """Train one method from a YAML recipe; checkpoints selected on validation identities only."""
+        from facevoice.train.recipes import train_recipe
+
+        run_dir = train_recipe(
+            recipe,
+            overrides or [],
+            data=str(data) if data else None,
+            face_csv=str(face_csv) if face_csv else None,
+            voice_csv=str(voice_csv) if voice_csv else None,
+            tests=test or [],
+            seed=seed,
+            out=str(out) if out else None,
+            resume=resume,
+            progress=progress,
+        )
+        info = json.loads((run_dir / "run.json").read_text())
+        best = info.get("best_metric")
+        typer.echo(
+            f"{info['status']}: {info['method']} seed {info['seed']}, best epoch {info.get('best_epoch')}"
+            + (f", val EER {100 * best:.2f}%" if best is not None else "")
+            + f" -> {run_dir}"
+        )
+        if info.get("test_lists"):
+            _print_json_table("test lists (best checkpoint)", json.loads((run_dir / "test_lists.json").read_text()))
+
+    @app.command("benchmark")
+    def benchmark(
+        spec: str = typer.Argument("simvox1", help="benchmark name (configs/<name>/benchmark.yaml) or recipe file"),
+        overrides: list[str] = typer.Argument(None, help="dotted overrides applied to every method recipe"),
+        methods: str = typer.Option(None, "--methods", help="comma list of method recipes, e.g. fop,sbnet"),
+        seeds: str = typer.Option(None, "--seeds", help="comma list or range of seeds, e.g. 0,1,2 or 0-2"),
+        out: Path = typer.Option(None, "--out", "-o", help="output folder (default reports/benchmark_<name>)"),
+        data: Path = typer.Option(None, "--data", help="bundle folder replacing the recipe's data"),
+        face_csv: Path = typer.Option(None, "--face-csv", help="FOP-style training face features (label last)"),
+        voice_csv: Path = typer.Option(None, "--voice-csv", help="FOP-style training voice features, row-aligned"),
+        test: list[str] = typer.Option(None, "--test", help="NAME=FACE_CSV,VOICE_CSV verification list (repeatable)"),
+        progress: bool = typer.Option(False, "--progress/--no-progress", help="progress bar per run"),
+    ) -> None:
+        """Methods × seeds -> results table (mean ± std), 1:N curves, ROC, training curves, report.md."""
+        from facevoice.train.benchmark import benchmark_from_cli
+
+        out_dir = benchmark_from_cli(
+            spec,
+            overrides or [],
+            methods,
+            seeds,
+            str(out) if out else None,
+            progress,
+            data=str(data) if data else None,
+            face_csv=str(face_csv) if face_csv else None,
+            voice_csv=str(voice_csv) if voice_csv else None,
+            tests=test or [],
+        )
+        doc = json.loads((out_dir / "results.json").read_text())
+        rows = {
+            r["method"]: {k: v for k, v in r.items() if k in ("UU EER", "UU AUC", "SH EER", "1:2")}
+            for r in doc["headline"]
+        }
+        _print_json_table("headline (fractions, mean over seeds)", rows)
+        typer.echo(f"report: {out_dir / 'report.md'}")
+
+    @app.command("embed")
+    def embed(
+        run_dir: Path = typer.Argument(..., help="trained run directory"),
+        data: Path = typer.Option(..., "--data", help="bundle folder to project"),
+        out: Path = typer.Option(..., "--out", "-o", help="folder for the projected bundle"),
+        which: str = typer.Option("best", "--which", help="best or last checkpoint"),
+    ) -> None:
+        """Project a bundle through a trained method (then score it with `facevoice evaluate --bundle`)."""
+        from facevoice.train.inference import embed_run
+
+        typer.echo(f"wrote {embed_run(run_dir, data, out, which)}")
+
+    @app.command("test-lists")
+    def test_lists(
+        run_dir: Path = typer.Argument(..., help="trained run directory"),
+        test: list[str] = typer.Option(..., "--test", help="NAME=FACE_CSV,VOICE_CSV (repeatable)"),
+        labels: str = typer.Option("auto", "--labels", help="auto | identity | parity (FOP reference convention)"),
+        which: str = typer.Option("best", "--which", help="best or last checkpoint"),
+        out: Path = typer.Option(None, "--out", "-o", help="write the results as JSON here"),
+    ) -> None:
+        """EER / AUC of a trained run on FOP-style verification lists (row i of both files = trial i)."""
+        from facevoice.interop.feature_csv import evaluate_run_lists
+
+        res = evaluate_run_lists(run_dir, test, labels, which)
+        _print_json_table("verification lists", res)
+        if out:
+            Path(out).write_text(json.dumps(res, indent=2))
+
+    @app.command("export-fame")
+    def export_fame(
+        run_dir: Path = typer.Argument(..., help="trained (or imported) run directory"),
+        lang: str = typer.Option(..., "--lang", help="training language, used in the file names"),
+        heard_face: Path = typer.Option(None, "--heard-face"),
+        heard_voice: Path = typer.Option(None, "--heard-voice"),
+        heard_trials: Path = typer.Option(None, "--heard-trials", help="trial keys, one '<id> ...' per line"),
+        unheard_face: Path = typer.Option(None, "--unheard-face"),
+        unheard_voice: Path = typer.Option(None, "--unheard-voice"),
+        unheard_trials: Path = typer.Option(None, "--unheard-trials"),
+        out: Path = typer.Option(Path("."), "--out", "-o", help="folder for sub_score_<lang>_{heard,unheard}.txt"),
+        raw_l2: bool = typer.Option(
+            False, "--raw-l2", help="L2 of raw embed outputs (FOP baseline) instead of normalised"
+        ),
+        which: str = typer.Option("best", "--which"),
+    ) -> None:
+        """Write FAME challenge submission files (<trial_id> <L2 distance>, lower = same person)."""
+        from facevoice.interop.fame import export_fame as run_export
+
+        settings = {}
+        for name, f, v, t in (
+            ("heard", heard_face, heard_voice, heard_trials),
+            ("unheard", unheard_face, unheard_voice, unheard_trials),
+        ):
+            given = [x is not None for x in (f, v, t)]
+            if any(given) and not all(given):
+                raise typer.BadParameter(f"--{name}-face, --{name}-voice and --{name}-trials go together")
+            if all(given):
+                settings[name] = {"face_csv": str(f), "voice_csv": str(v), "trials": str(t)}
+        if not settings:
+            raise typer.BadParameter("give the heard and/or unheard face, voice and trial files")
+        report = run_export(run_dir, lang, settings, out, which, normalize=not raw_l2)
+        typer.echo(json.dumps(report, indent=2))
+
+    @app.command("import-fop")
+    def import_fop(
+        checkpoint: Path = typer.Argument(..., help="official FOP checkpoint.pth.tar"),
+        out: Path = typer.Option(..., "--out", "-o", help="run directory to create"),
+        method: str = typer.Option("fop", "--method", help="registered method holding an FOP head"),
+    ) -> None:
+        """Import an official FOP checkpoint as a facevoice run (usable by embed, test-lists, export-fame)."""
+        from facevoice.interop.fop_checkpoint import import_fop_run
+
+        run_dir = import_fop_run(checkpoint, out, method)
+        info = json.loads((run_dir / "run.json").read_text())["imported"]
+        typer.echo(
+            f"imported {info['source']} (epoch {info['epoch']}, {info['fusion']} fusion, "
+            f"{info['d_face']}/{info['d_voice']} -> {info['dim']}, {info['n_classes']} classes) -> {run_dir}"
+        )

@@ -1,0 +1,138 @@
+"""Train and evaluate on FOP-style feature CSVs given by path (FOP / SBNet / PAEFF / FAME releases).
+
+Recipe ``data:`` section with ``source: feature_csv``::
+
+    face_csv: train_faces.csv        # headerless, features then the identity label; row-aligned
+    voice_csv: train_voices.csv      # with face_csv (row i of both = the same identity)
+    face_dim: 4096                   # optional, checked when given
+    voice_dim: 512
+    val: {face_csv: ..., voice_csv: ...}   # optional; otherwise val identities are carved from train
+    tests:                                 # optional verification lists, evaluated after training
+      unseen_unheard: {face_csv: ..., voice_csv: ..., labels: auto}   # auto | identity | parity
+
+Each training row becomes one face item and one voice item of its identity (``train`` split);
+validation rows likewise (``val``). Verification lists are read by
+:func:`facevoice.data.formats.read_fop_verification_list` (row i of both files = trial i) and scored
+with the cosine of ``method.embed`` outputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from facevoice.data.bundle import EmbeddingBundle
+from facevoice.data.manifest import make_manifest
+
+
+def _rows(prefix: str, split: str, labels: np.ndarray) -> list[pd.DataFrame]:
+    n = len(labels)
+    out = []
+    for modality in ("face", "voice"):
+        out.append(
+            pd.DataFrame(
+                {
+                    "item_id": [f"{prefix}-{modality[0]}{i}" for i in range(n)],
+                    "identity": labels.astype(str),
+                    "modality": modality,
+                    "split": split,
+                    "feature_ref": [f"{prefix}#{i}" for i in range(n)],
+                }
+            )
+        )
+    return out
+
+
+def load_feature_csv_bundle(section: Mapping[str, Any]) -> EmbeddingBundle:
+    """Bundle of the training (and optional validation) CSV pairs of a ``data:`` section."""
+    from facevoice.data.formats import read_fop_features
+
+    for key in ("face_csv", "voice_csv"):
+        if not section.get(key):
+            raise ValueError(f"data.source=feature_csv needs data.{key} (a FOP-style feature CSV path)")
+    dims = {"face_dim": section.get("face_dim"), "voice_dim": section.get("voice_dim")}
+    train = read_fop_features(section["face_csv"], section["voice_csv"], **dims)
+    frames = _rows("train", "train", train.labels)
+    faces, voices = [train.face], [train.voice]
+    val = section.get("val") or {}
+    if val:
+        v = read_fop_features(val["face_csv"], val["voice_csv"], **dims)
+        shared = sorted(set(v.labels) & set(train.labels))
+        if shared:
+            raise ValueError(
+                f"{val['face_csv']}: {len(shared)} validation identities also in {section['face_csv']} "
+                f"(e.g. {shared[:5]}); validation identities must be held out"
+            )
+        frames += _rows("val", "val", v.labels)
+        faces.append(v.face)
+        voices.append(v.voice)
+    # face rows first, then voice rows, in the order of the embedding matrices
+    manifest = make_manifest(pd.concat(frames[0::2] + frames[1::2], ignore_index=True))
+    emb = {"face": np.concatenate(faces).astype(np.float32), "voice": np.concatenate(voices).astype(np.float32)}
+    tags = {"face": f"csv:{section['face_csv']}", "voice": f"csv:{section['voice_csv']}"}
+    return EmbeddingBundle(manifest, emb, tags, {"source": "feature_csv"})
+
+
+def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str = "cpu") -> dict[str, dict[str, Any]]:
+    """EER / AUC (exact, and the reference grid estimate) of every list in ``section["tests"]``.
+
+    Returns ``{name: {eer, auc, reference_eer, n_trials, n_target, label_source, parity_agreement}}``.
+    """
+    from facevoice.data.formats import read_fop_verification_list
+    from facevoice.eval.metrics import auc, eer, reference_eer
+
+    out: dict[str, dict[str, Any]] = {}
+    for name, spec in dict(section.get("tests") or {}).items():
+        if not spec.get("face_csv") or not spec.get("voice_csv"):
+            raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
+        lst = read_fop_verification_list(
+            spec["face_csv"],
+            spec["voice_csv"],
+            labels=spec.get("labels", "auto"),
+            face_dim=section.get("face_dim") or method.d_face,
+            voice_dim=section.get("voice_dim") or method.d_voice,
+        )
+        scores = pair_scores(method, lst.face, lst.voice, device)
+        out[name] = {
+            "eer": float(eer(scores, lst.labels).eer),
+            "auc": float(auc(scores, lst.labels)),
+            "reference_eer": float(reference_eer(scores, lst.labels).eer),
+            "n_trials": int(len(scores)),
+            "n_target": int(lst.labels.sum()),
+            "label_source": lst.label_source,
+            "parity_agreement": lst.parity_agreement,
+            "files": [str(spec["face_csv"]), str(spec["voice_csv"])],
+        }
+    return out
+
+
+def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Cosine scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features under ``method.embed``."""
+    from facevoice.train.inference import embed_array
+
+    f = embed_array(method, face, "face", device=device)
+    v = embed_array(method, voice, "voice", device=device)
+    f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return np.sum(f * v, axis=1).astype(np.float64)
+
+
+def evaluate_run_lists(
+    run_dir: Any, tests: Any, labels: str = "auto", which: str = "best", device: str = "cpu"
+) -> dict[str, dict[str, Any]]:
+    """Evaluate a trained run on ``NAME=FACE_CSV,VOICE_CSV`` lists (strings) or a ``{name: {...}}`` mapping."""
+    from facevoice.train.inference import load_method
+
+    if not isinstance(tests, Mapping):
+        parsed = {}
+        for text in tests:
+            name, sep, files = str(text).partition("=")
+            parts = files.split(",")
+            if not sep or len(parts) != 2 or not name:
+                raise ValueError(f"test list {text!r} must look like NAME=FACE_CSV,VOICE_CSV")
+            parsed[name] = {"face_csv": parts[0], "voice_csv": parts[1], "labels": labels}
+        tests = parsed
+    return evaluate_feature_lists(load_method(run_dir, which, device=device), {"tests": tests}, device)

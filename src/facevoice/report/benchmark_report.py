@@ -1,0 +1,234 @@
+"""Benchmark tables and the Markdown report, built only from the benchmark's result files.
+
+``aggregate`` turns the long per-seed table into mean ± std over seeds; ``headline_table`` picks
+the figures of the issue (unseen-unheard and seen-heard EER/AUC, G/N/A/GNA AUC, 1:2 and 1:10
+accuracy, V→F) per method; ``cca_check`` tells whether every trained method beats the CCA
+baseline; ``write_benchmark_outputs`` writes CSV/JSON, figures and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+KEYS = ["method", "protocol", "split", "direction", "constraint", "metric"]
+REFERENCE_ROWS = ("cca", "oracle")
+UU, SH = "test_unseen", "test_seen"
+
+
+def aggregate(long: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1; NaN for one seed) and seed count of every figure, per method."""
+    g = long.groupby(KEYS, sort=False)
+    out = g["value"].agg(mean="mean", std=lambda v: float(np.std(v, ddof=1)) if len(v) > 1 else np.nan)
+    out["n_seeds"] = g["seed"].nunique()
+    out["n"] = g["n"].first()
+    return out.reset_index()
+
+
+def _get(summary: pd.DataFrame, method: str, protocol: str, split: str, direction: str, constraint: str, metric: str):
+    s = summary
+    row = s[
+        (s["method"] == method)
+        & (s["protocol"] == protocol)
+        & (s["split"] == split)
+        & (s["direction"] == direction)
+        & (s["constraint"] == constraint)
+        & (s["metric"] == metric)
+    ]
+    return (float(row["mean"].iloc[0]), float(row["std"].iloc[0])) if len(row) else (np.nan, np.nan)
+
+
+HEADLINE_COLUMNS: dict[str, tuple[str, str, str, str, str]] = {
+    "UU EER": ("verification", UU, "v2f", "random", "eer"),
+    "UU AUC": ("verification", UU, "v2f", "random", "auc"),
+    "SH EER": ("verification", SH, "v2f", "random", "eer"),
+    "SH AUC": ("verification", SH, "v2f", "random", "auc"),
+    "AUC G": ("verification", UU, "v2f", "G", "auc"),
+    "AUC N": ("verification", UU, "v2f", "N", "auc"),
+    "AUC A": ("verification", UU, "v2f", "A", "auc"),
+    "AUC GNA": ("verification", UU, "v2f", "GNA", "auc"),
+    "1:2": ("matching", UU, "v2f", "N=2", "accuracy"),
+    "1:10": ("matching", UU, "v2f", "N=10", "accuracy"),
+}
+
+
+def headline_table(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per method: the headline figures as fractions (``<col>`` mean, ``<col> std``) and timing."""
+    rows = []
+    for method in summary["method"].unique():
+        row: dict[str, Any] = {"method": method}
+        for col, key in HEADLINE_COLUMNS.items():
+            row[col], row[f"{col} std"] = _get(summary, method, *key)
+        r = runs[runs["method"] == method] if len(runs) else runs
+        row["s/epoch"] = float(r["time_per_epoch_s"].astype(float).mean()) if len(r) else np.nan
+        row["epochs"] = float(r["epochs"].astype(float).mean()) if len(r) else np.nan
+        row["params"] = (
+            int(r["n_trainable_parameters"].iloc[0])
+            if len(r) and pd.notna(r["n_trainable_parameters"].iloc[0])
+            else None
+        )
+        row["seeds"] = int(summary.loc[summary["method"] == method, "n_seeds"].max())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def cca_check(head: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """Per trained method: does it beat CCA on unseen-unheard EER and AUC (means over seeds)?"""
+    if "cca" not in set(head["method"]):
+        return {}
+    cca = head[head["method"] == "cca"].iloc[0]
+    out = {}
+    for _, r in head[~head["method"].isin(REFERENCE_ROWS)].iterrows():
+        if not (np.isfinite(r["UU EER"]) and np.isfinite(cca["UU EER"])):
+            continue
+        out[r["method"]] = {
+            "uu_eer": float(r["UU EER"]),
+            "cca_uu_eer": float(cca["UU EER"]),
+            "beats_cca_eer": bool(r["UU EER"] < cca["UU EER"]),
+            "beats_cca_auc": bool(r["UU AUC"] > cca["UU AUC"]),
+            "beats_cca_seen_eer": bool(r["SH EER"] < cca["SH EER"]) if np.isfinite(r["SH EER"]) else None,
+        }
+    return out
+
+
+def _pm(mean: float, std: float) -> str:
+    if not np.isfinite(mean):
+        return "—"
+    return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if np.isfinite(std) else "")
+
+
+def headline_markdown(head: pd.DataFrame) -> str:
+    """Markdown of :func:`headline_table` (rates in %, mean ± std over seeds)."""
+    cols = list(HEADLINE_COLUMNS)
+    lines = ["| method | " + " | ".join(cols) + " | s/epoch | params | seeds |", "|---" * (len(cols) + 4) + "|"]
+    for _, r in head.iterrows():
+        cells = [_pm(r[c], r[f"{c} std"]) for c in cols]
+        t = r["s/epoch"]
+        timing = "—" if not np.isfinite(t) else f"{t:.2f}" + (" (fit)" if r["method"] == "cca" else "")
+        params = "—" if r["params"] is None or pd.isna(r["params"]) else f"{int(r['params']):,}"
+        lines.append(f"| {r['method']} | " + " | ".join(cells) + f" | {timing} | {params} | {r['seeds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def one_to_n_table(summary: pd.DataFrame, split: str = UU) -> pd.DataFrame:
+    """Columns system, direction, n, accuracy, std (the input of the 1:N figure)."""
+    m = summary[(summary["protocol"] == "matching") & (summary["split"] == split)]
+    return pd.DataFrame(
+        {
+            "system": m["method"].to_numpy(),
+            "direction": m["direction"].to_numpy(),
+            "n": m["constraint"].str.removeprefix("N=").astype(int).to_numpy(),
+            "accuracy": m["mean"].to_numpy(),
+            "std": m["std"].to_numpy(),
+        }
+    )
+
+
+def lists_markdown(lists: pd.DataFrame) -> str:
+    """Per method and verification list: EER / AUC / reference EER as mean ± std."""
+    lines = ["| method | list | trials | EER % | AUC % | reference EER % |", "|---|---|---|---|---|---|"]
+    for (method, name), g in lists.groupby(["method", "split"], sort=False):
+        cell = {r["metric"]: _pm(r["mean"], r["std"]) for _, r in g.iterrows()}
+        n = int(g["n"].iloc[0])
+        lines.append(
+            f"| {method} | {name} | {n} | {cell.get('eer')} | {cell.get('auc')} | {cell.get('reference_eer')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def full_markdown(summary: pd.DataFrame) -> str:
+    """Every figure as mean ± std, one table per protocol (rows: method / split / direction / constraint)."""
+    parts = []
+    for protocol, sub in summary.groupby("protocol", sort=False):
+        wide = sub.assign(cell=[_pm(a, b) for a, b in zip(sub["mean"], sub["std"], strict=True)])
+        wide = wide.pivot_table(
+            index=["method", "split", "direction", "constraint"],
+            columns="metric",
+            values="cell",
+            aggfunc="first",
+            sort=False,
+        )
+        cols = list(wide.columns)
+        parts.append(
+            f"### {protocol}\n\n| method | split | direction | constraint | "
+            + " | ".join(f"{c} %" for c in cols)
+            + " |"
+        )
+        parts.append("|---" * (4 + len(cols)) + "|")
+        for key, row in wide.iterrows():
+            parts.append("| " + " | ".join(map(str, key)) + " | " + " | ".join(str(row[c]) for c in cols) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write_benchmark_outputs(
+    out: str | Path,
+    long: pd.DataFrame,
+    runs: pd.DataFrame,
+    headline_scores: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    meta: Mapping[str, Any],
+) -> Path:
+    """Write results_long.csv, results.csv, runs.csv, results.json, scores/, figures and report.md."""
+    from facevoice.report.plots_train import benchmark_figures
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    long.to_csv(out / "results_long.csv", index=False)
+    summary = aggregate(long)
+    summary.to_csv(out / "results.csv", index=False)
+    runs.to_csv(out / "runs.csv", index=False)
+    (out / "scores").mkdir(exist_ok=True)
+    for name, (scores, labels) in headline_scores.items():
+        np.savez(out / "scores" / f"{name}.npz", scores=scores, labels=labels)
+    head = headline_table(summary, runs)
+    checks = cca_check(head)
+    doc = {
+        "meta": dict(meta),
+        "headline": json.loads(head.to_json(orient="records")),
+        "beats_cca": checks,
+        "summary": json.loads(summary.to_json(orient="records")),
+        "runs": json.loads(runs.to_json(orient="records")),
+    }
+    (out / "results.json").write_text(json.dumps(doc, indent=2, default=str))
+    figures = benchmark_figures(out, summary, runs, one_to_n_table(summary))
+    (out / "report.md").write_text(render_report(meta, head, checks, summary, figures))
+    return out
+
+
+def render_report(meta: Mapping[str, Any], head: pd.DataFrame, checks: Mapping, summary: pd.DataFrame, figures) -> str:
+    """The Markdown report."""
+    seeds = ", ".join(map(str, meta.get("seeds", [])))
+    lines = [
+        f"# Benchmark: {meta.get('benchmark')}",
+        "",
+        f"Methods: {', '.join(meta.get('methods', []))}; seeds: {seeds}; data: `{json.dumps(meta.get('data', {}))}`.",
+        "Checkpoints are selected on validation identities only. Rates in %, mean ± std over seeds "
+        "(sample std). UU = unseen-unheard (test identities disjoint from training), SH = seen-heard "
+        "(training identities, held-out videos); verification and 1:N columns are voice→face (V→F); "
+        "G/N/A/GNA: negatives share gender / nationality / age band / all three with the probe (unseen-unheard). "
+        "`s/epoch`: mean training time per epoch (CCA: fit time). `oracle`: the simulator's Bayes-optimal "
+        "scores (simulated data only; a ceiling, not a method).",
+        "",
+        "## Headline",
+        "",
+        headline_markdown(head),
+    ]
+    if checks:
+        lines += ["## Versus the CCA baseline (unseen-unheard)", ""]
+        for name, c in checks.items():
+            verdict = "beats" if c["beats_cca_eer"] and c["beats_cca_auc"] else "does NOT beat"
+            lines.append(f"- **{name}** {verdict} CCA: EER {100 * c['uu_eer']:.1f}% vs {100 * c['cca_uu_eer']:.1f}%")
+        lines.append("")
+    for title, path in figures.items():
+        lines += [f"## {title}", "", f"![{title}]({Path(path).name})", ""]
+    lists = summary[summary["constraint"] == "list"]
+    if len(lists):
+        lines += ["## Verification lists (data.tests)", "", lists_markdown(lists), ""]
+    lines += ["## All figures", "", full_markdown(summary)]
+    lines += [f"Wall time of the benchmark: {meta.get('wall_time_s', float('nan')):.0f} s.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,323 @@
+"""``run_benchmark(config)``: methods × seeds on one benchmark -> one results table and a report.
+
+The benchmark recipe (``configs/<benchmark>/benchmark.yaml``) holds the ``data:`` and ``eval:``
+sections, ``methods`` (recipe names in the same folder), ``seeds`` and ``references`` (``cca``:
+the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
+simulated data only). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
+finished run with the same resolved config is reused; an interrupted one is resumed), its
+selected checkpoint embeds the test items, and the evaluation engine scores every protocol built
+once from the manifest (unseen-unheard / seen-heard; random, G, N, A, GNA verification; 1:N for
+N = 2..10 in both directions; retrieval).
+
+Outputs under ``out``: ``results_long.csv`` (one row per method, seed and figure),
+``results.csv`` (mean ± std over seeds), ``results.json``, ``runs.csv`` (training time per epoch,
+best epoch, ...), ``protocols/``, ``scores/`` (headline trial scores, for the ROC figure) and
+``report.md`` with its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from facevoice.train.config import comparable_config, config_differences
+from facevoice.train.recipes import load_recipe, resolve_recipe
+from facevoice.utils import get_logger
+
+log = get_logger(__name__)
+
+DEFAULT_EVAL: dict[str, Any] = {
+    "seed": 0,
+    "n_neg": 1,
+    "constraints": ["random", "G", "N", "A", "GNA"],
+    "gallery_sizes": list(range(2, 11)),
+    "n_galleries": None,
+    "directions": ["v2f", "f2v"],
+    "kinds": ["verification", "matching", "retrieval"],
+    "reference": False,
+}
+HEADLINE = ("test_unseen", "v2f", "random")  # split, direction, constraint of the ROC figure
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark cannot proceed as configured (e.g. a run folder holds another configuration)."""
+
+
+def load_benchmark(
+    spec: str | Path, methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None, overrides=()
+) -> dict[str, Any]:
+    """Benchmark config from a recipe path, ``<benchmark>/benchmark`` or a benchmark name (``simvox1``)."""
+    try:
+        path = resolve_recipe(spec)
+    except FileNotFoundError:
+        path = resolve_recipe(f"{spec}/benchmark")
+    cfg = load_recipe(path, overrides)
+    if methods:
+        cfg["methods"] = list(methods)
+    if seeds is not None:
+        cfg["seeds"] = [int(s) for s in seeds]
+    cfg["_overrides"] = list(overrides)
+    return cfg
+
+
+def method_recipe(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The recipe of ``name`` beside the benchmark recipe (with the CLI overrides), on the benchmark's data."""
+    folder = Path(cfg["_recipe"]).parent if cfg.get("_recipe") else None
+    overrides = list(cfg.get("_overrides") or [])
+    if folder is not None and (folder / f"{name}.yaml").is_file():
+        recipe = load_recipe(folder / f"{name}.yaml", overrides)
+    else:
+        from facevoice.config import apply_overrides
+
+        recipe = apply_overrides({"method": {"name": name}, "train": dict(cfg.get("train") or {})}, overrides)
+    recipe["benchmark"] = cfg.get("benchmark", "custom")
+    recipe["data"] = dict(cfg.get("data") or {})
+    recipe.pop("_recipe", None)
+    return recipe
+
+
+def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, progress: bool) -> dict[str, Any]:
+    """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json."""
+    from facevoice.train.checkpoint import resolve_checkpoint
+    from facevoice.train.run import train
+    from facevoice.train.sources import bundle_fingerprint
+
+    config = {**recipe, "train": {**dict(recipe.get("train") or {}), "seed": int(seed), "progress": progress}}
+    resume = False
+    if (run_dir / "run.json").exists() and (run_dir / "config.yaml").exists():
+        have = comparable_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        diff = config_differences(have, comparable_config(config))
+        if diff:
+            raise BenchmarkError(
+                f"{run_dir} holds a run of another configuration ({'; '.join(diff[:5])}); "
+                "use another --out or remove it"
+            )
+        info = json.loads((run_dir / "run.json").read_text())
+        stored = info.get("data", {}).get("embeddings_sha256")
+        if stored is not None and stored != bundle_fingerprint(bundle)["embeddings_sha256"]:
+            raise BenchmarkError(f"{run_dir} was trained on other data (embedding hashes differ); use another --out")
+        if info.get("status") in ("complete", "early_stopped"):
+            log.info("reusing finished run %s", run_dir)
+            return info
+        resume = resolve_checkpoint(run_dir / "checkpoints" / "last") is not None
+    train(config, bundle=bundle, run_dir=run_dir, resume=resume)
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cpu"):
+    """Long results table of ``method.embed`` on every protocol, and headline (scores, labels)."""
+    from facevoice.eval.evaluate import evaluate_protocols
+    from facevoice.eval.evaluate_scorers import EmbeddingScorer
+    from facevoice.train.inference import embed_array
+
+    wanted = set(ps.items["item_id"])
+    sides = {}
+    for m in ("face", "voice"):
+        rows = bundle.rows(m)
+        mask = rows["item_id"].isin(wanted).to_numpy()
+        sides[m] = (
+            rows.loc[mask, "item_id"].to_numpy(str),
+            embed_array(method, bundle.embeddings[m][mask], m, device=device),
+        )
+    scorer = EmbeddingScorer(sides["face"], sides["voice"], "cosine")
+    res = evaluate_protocols(ps, scorer, bundle.manifest, kinds=ev["kinds"], reference=bool(ev["reference"]))
+    return res, _headline_scores(ps, scorer.pairs)
+
+
+def _headline_scores(ps, pair_fn) -> tuple[np.ndarray, np.ndarray] | None:
+    t = ps.trials
+    sel = t[(t["split"] == HEADLINE[0]) & (t["direction"] == HEADLINE[1]) & (t["constraint"] == HEADLINE[2])]
+    if sel.empty:
+        return None
+    scores = pair_fn(sel["probe_id"].to_numpy(str), sel["candidate_id"].to_numpy(str), HEADLINE[1])
+    return np.asarray(scores, np.float64), sel["label"].to_numpy(np.int8)
+
+
+class OracleScorer:
+    """The simulator oracle behind the evaluation engine's scorer interface, for one trial constraint.
+
+    ``pairs`` / ``galleries`` score item pairs; ``matrix`` uses the oracle's own matrix form (one
+    mixture evaluation for a whole retrieval split instead of one per chunk of pairs).
+    """
+
+    def __init__(self, oracle, constraint: str = "random") -> None:
+        self.oracle, self.constraint = oracle, None if constraint == "random" else constraint
+
+    def pairs(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
+        face, voice = (cand_ids, probe_ids) if direction == "v2f" else (probe_ids, cand_ids)
+        return np.asarray(self.oracle.scores(face, voice, constraint=self.constraint), np.float64)
+
+    def galleries(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
+        c = np.asarray(cand_ids, dtype=str)
+        p = np.repeat(np.asarray(probe_ids, dtype=str), c.shape[1])
+        return self.pairs(p, c.ravel(), direction).reshape(c.shape)
+
+    def matrix(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
+        if direction == "v2f":  # score_matrix is (faces, voices)
+            return self.oracle.score_matrix(cand_ids, probe_ids, constraint=self.constraint).T
+        return self.oracle.score_matrix(probe_ids, cand_ids, constraint=self.constraint)
+
+
+def evaluate_oracle(oracle, ps, manifest: pd.DataFrame, ev: Mapping[str, Any]):
+    """The simulator oracle on the same protocols: per split (seen / prior mode) and per constraint."""
+    from facevoice.eval.evaluate import evaluate_protocols
+    from facevoice.eval.protocols import ProtocolSet
+
+    parts = []
+    for (_split, con), t in ps.trials.groupby(["split", "constraint"], sort=False):
+        sub = ProtocolSet(trials=t.reset_index(drop=True), items=ps.items)
+        parts.append(evaluate_protocols(sub, OracleScorer(oracle, con), manifest, kinds=["verification"]))
+    for _split, g in ps.galleries.groupby("split", sort=False):
+        sub = ProtocolSet(galleries=g.reset_index(drop=True), items=ps.items)
+        parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["matching"]))
+    if "retrieval" in ev["kinds"]:
+        for _split, r in ps.retrieval.groupby("split", sort=False):
+            sub = ProtocolSet(retrieval=r.reset_index(drop=True), items=ps.items)
+            parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["retrieval"]))
+    head = ps.trials[ps.trials["split"] == HEADLINE[0]]
+    headline = (
+        _headline_scores(ProtocolSet(trials=head), OracleScorer(oracle, HEADLINE[2]).pairs) if len(head) else None
+    )
+    return pd.concat(parts, ignore_index=True), headline
+
+
+def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progress: bool = False) -> Path:
+    """Train and evaluate every method × seed of ``config``; write tables and the report; return ``out``."""
+    from facevoice.eval.protocols import TEST_SPLITS, build_protocols
+    from facevoice.report.benchmark_report import write_benchmark_outputs
+    from facevoice.train.inference import load_method
+    from facevoice.train.sources import load_data
+
+    cfg = dict(config)
+    bench = str(cfg.get("benchmark", "custom"))
+    out = Path(cfg.get("out") or Path("reports") / f"benchmark_{bench}")
+    refs = {"cca": True, "oracle": True, **dict(cfg.get("references") or {})}
+    methods = list(cfg.get("methods") or [])
+    if refs["cca"] and "cca" not in methods:
+        methods.append("cca")
+    if not methods:
+        raise BenchmarkError("benchmark config lists no methods")
+    seeds = [int(s) for s in (cfg.get("seeds") or [0])]
+    ev = {**DEFAULT_EVAL, **dict(cfg.get("eval") or {})}
+    t0 = time.perf_counter()
+    if bundle is None:
+        bundle, oracle = load_data(cfg.get("data") or {})
+    lists = dict((cfg.get("data") or {}).get("tests") or {})
+    ps = None
+    if bundle.manifest["split"].isin(TEST_SPLITS).any():
+        ps = build_protocols(
+            bundle.manifest,
+            seed=int(ev["seed"]),
+            n_neg=int(ev["n_neg"]),
+            constraints=ev["constraints"],
+            gallery_sizes=ev["gallery_sizes"],
+            n_galleries=ev["n_galleries"],
+            directions=ev["directions"],
+            kinds=ev["kinds"],
+        )
+        ps.save(out / "protocols")
+    elif not lists:
+        raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
+    tables, runs, headline = [], [], {}
+    for name in methods:
+        recipe = method_recipe(cfg, name)
+        for seed in seeds[:1] if name == "cca" else seeds:  # the baseline is deterministic: fitted once
+            run_dir = out / "runs" / name / f"seed{seed}"
+            log.info("benchmark %s: %s seed %d", bench, name, seed)
+            info = ensure_run(recipe, bundle, run_dir, seed, progress)
+            if ps is not None:
+                method = load_method(run_dir, "best", device=info.get("device", "cpu"))
+                res, head = evaluate_method(method, bundle, ps, ev, info.get("device", "cpu"))
+                tables.append(res.assign(method=name, seed=seed))
+                if head is not None and seed == seeds[0]:
+                    headline[name] = head
+            if lists:  # train() scored the data.tests lists with the selected checkpoint
+                tables.append(lists_table(json.loads((run_dir / "test_lists.json").read_text()), name, seed))
+            runs.append(_run_row(name, seed, run_dir, info))
+    if oracle is not None and refs["oracle"] and ps is not None:
+        res, head = evaluate_oracle(oracle, ps, bundle.manifest, ev)
+        tables.append(res.assign(method="oracle", seed=int((cfg.get("data") or {}).get("seed", 0))))
+        if head is not None:
+            headline["oracle"] = head
+    meta = {
+        "benchmark": bench,
+        "methods": methods,
+        "seeds": seeds,
+        "references": refs,
+        "eval": ev,
+        "protocols": ps.summary().to_dict(orient="records") if ps is not None else [],
+        "test_lists": lists,
+        "data": {k: v for k, v in dict(cfg.get("data") or {}).items()},
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta)
+    return out
+
+
+def lists_table(results: Mapping[str, Mapping[str, Any]], method: str, seed: int) -> pd.DataFrame:
+    """Long-table rows (split = list name, constraint ``list``) from ``test_lists.json`` of a run."""
+    rows = [
+        {"protocol": "verification", "split": name, "direction": "v2f", "constraint": "list", "n": r["n_trials"]}
+        | {"metric": metric, "value": float(r[metric]), "method": method, "seed": seed}
+        for name, r in results.items()
+        for metric in ("eer", "auc", "reference_eer")
+    ]
+    return pd.DataFrame(rows)
+
+
+def _run_row(name: str, seed: int, run_dir: Path, info: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "method": name,
+        "seed": seed,
+        "run_dir": str(run_dir),
+        "status": info.get("status"),
+        "epochs": info.get("epoch"),
+        "best_epoch": info.get("best_epoch"),
+        "best_val_eer": info.get("best_metric"),
+        "time_per_epoch_s": info.get("time_per_epoch_s", info.get("fit_time_s")),
+        "samples_per_s": info.get("samples_per_s"),
+        "n_trainable_parameters": info.get("n_trainable_parameters"),
+        "wall_time_s": info.get("wall_time_s"),
+    }
+
+
+def benchmark_from_cli(
+    spec: str,
+    overrides: Sequence[str] = (),
+    methods: str | None = None,
+    seeds: str | None = None,
+    out: str | None = None,
+    progress: bool = True,
+    **data: Any,
+) -> Path:
+    """What ``facevoice benchmark`` runs: ``methods`` / ``seeds`` are comma lists (``"fop,sbnet"``, ``"0,1,2"``).
+
+    ``data``: ``data=`` (bundle folder), ``face_csv=`` / ``voice_csv=``, ``tests=`` as for ``facevoice train``.
+    """
+    from facevoice.train.recipes import apply_cli_data
+
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    cfg = load_benchmark(spec, names, parse_seeds(seeds) if seeds else None, list(overrides))
+    if any(data.values()):
+        cfg = apply_cli_data(cfg, **{k: v for k, v in data.items() if v})
+    if out:
+        cfg["out"] = str(out)
+    return run_benchmark(cfg, progress=progress)
+
+
+def parse_seeds(text: str | Iterable[int]) -> list[int]:
+    """``"0,1,2"`` or ``"0-2"`` -> [0, 1, 2]."""
+    if not isinstance(text, str):
+        return [int(s) for s in text]
+    out: list[int] = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition("-")
+        out += list(range(int(a), int(b) + 1)) if sep else [int(a)]
+    return out

@@ -1,0 +1,119 @@
+"""Batch samplers for the three :attr:`Method.sampling` kinds.
+
+Every sampler draws from one ``numpy.random.Generator`` that the trainer owns and checkpoints,
+so an epoch's batches depend only on the generator state at its start (exact resume).
+
+``paired``
+    An epoch visits every training voice item once, in random order; each is paired with a face
+    item of its identity drawn afresh every epoch. Batches of ``B``; a last batch smaller than 2
+    is dropped (batch norm needs two rows).
+``modality``
+    ``ceil(Nf/B) + ceil(Nv/B)`` steps per epoch. The modality of each step comes from
+    ``method.modality_schedule(epoch, n_epochs, step_in_epoch, steps_per_epoch)``; ``None`` (mixed
+    order) draws it at random in proportion to the item counts. Each modality has its own shuffled
+    stream that is reshuffled when exhausted.
+``one_per_identity``
+    ``ceil(Nv/B)`` steps per epoch; each step draws ``B`` distinct identities and one random face
+    and voice item of each.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import numpy as np
+
+from facevoice.methods.base import Batch, Method
+from facevoice.train.data import TrainData
+
+SAMPLING_KINDS = ("paired", "modality", "one_per_identity")
+
+
+class Sampler:
+    """Yields :class:`Batch` objects for one epoch; ``steps_per_epoch`` is fixed for the run."""
+
+    def __init__(self, data: TrainData, batch_size: int, steps_per_epoch: int | None = None) -> None:
+        if batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2, got {batch_size}")
+        self.data, self.batch_size = data, int(batch_size)
+        self.steps_per_epoch = int(steps_per_epoch) if steps_per_epoch else self.natural_steps()
+
+    def natural_steps(self) -> int:
+        raise TypeError(f"{type(self).__name__} must define natural_steps")
+
+    def epoch(self, epoch: int, n_epochs: int, rng: np.random.Generator, method: Method) -> Iterator[Batch]:
+        raise TypeError(f"{type(self).__name__} must define epoch")
+
+
+class PairedSampler(Sampler):
+    def natural_steps(self) -> int:
+        n = len(self.data.voice_labels)
+        full, rest = divmod(n, self.batch_size)
+        return max(1, full + (1 if rest >= 2 else 0))
+
+    def epoch(self, epoch: int, n_epochs: int, rng: np.random.Generator, method: Method) -> Iterator[Batch]:
+        d, B = self.data, self.batch_size
+        n = len(d.voice_labels)
+        S = self.steps_per_epoch
+        natural = self.natural_steps()
+        total = min(n, S * B) if natural >= S else S * B  # one pass, or more when asked
+        order = np.concatenate([rng.permutation(n) for _ in range(math.ceil(total / n))])[:total]
+        faces = d.random_member("face", d.voice_labels[order], rng)
+        for s in range(self.steps_per_epoch):
+            v = order[s * B : (s + 1) * B]
+            if len(v) < 2:
+                return
+            yield d.paired_batch(faces[s * B : s * B + len(v)], v)
+
+
+class ModalitySampler(Sampler):
+    def natural_steps(self) -> int:
+        B = self.batch_size
+        return math.ceil(len(self.data.face_labels) / B) + math.ceil(len(self.data.voice_labels) / B)
+
+    def epoch(self, epoch: int, n_epochs: int, rng: np.random.Generator, method: Method) -> Iterator[Batch]:
+        d, B = self.data, self.batch_size
+        sizes = {"face": len(d.face_labels), "voice": len(d.voice_labels)}
+        streams = {m: rng.permutation(n) for m, n in sizes.items()}
+        pos = {"face": 0, "voice": 0}
+        p_face = sizes["face"] / (sizes["face"] + sizes["voice"])
+        for s in range(self.steps_per_epoch):
+            modality = method.modality_schedule(epoch, n_epochs, s, self.steps_per_epoch)
+            if modality is None:
+                modality = "face" if rng.random() < p_face else "voice"
+            if modality not in sizes:
+                raise ValueError(f"{type(method).__name__}.modality_schedule returned {modality!r}")
+            n = sizes[modality]
+            if pos[modality] + min(B, n) > n:  # stream exhausted: reshuffle
+                streams[modality], pos[modality] = rng.permutation(n), 0
+            rows = streams[modality][pos[modality] : pos[modality] + B]
+            pos[modality] += len(rows)
+            yield d.modality_batch(modality, rows)
+
+
+class OnePerIdentitySampler(Sampler):
+    def __init__(self, data: TrainData, batch_size: int, steps_per_epoch: int | None = None) -> None:
+        if batch_size > data.n_classes:
+            raise ValueError(
+                f"sampling 'one_per_identity' needs batch_size <= number of training identities "
+                f"({data.n_classes}), got {batch_size}"
+            )
+        super().__init__(data, batch_size, steps_per_epoch)
+
+    def natural_steps(self) -> int:
+        return max(1, math.ceil(len(self.data.voice_labels) / self.batch_size))
+
+    def epoch(self, epoch: int, n_epochs: int, rng: np.random.Generator, method: Method) -> Iterator[Batch]:
+        d = self.data
+        for _ in range(self.steps_per_epoch):
+            ids = rng.choice(d.n_classes, size=self.batch_size, replace=False)
+            yield d.paired_batch(d.random_member("face", ids, rng), d.random_member("voice", ids, rng))
+
+
+def make_sampler(kind: str, data: TrainData, batch_size: int, steps_per_epoch: int | None = None) -> Sampler:
+    """The sampler for ``Method.sampling == kind``."""
+    classes = {"paired": PairedSampler, "modality": ModalitySampler, "one_per_identity": OnePerIdentitySampler}
+    if kind not in classes:
+        raise ValueError(f"unknown sampling kind {kind!r}; valid: {list(SAMPLING_KINDS)}")
+    return classes[kind](data, batch_size, steps_per_epoch)

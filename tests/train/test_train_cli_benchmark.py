@@ -1,0 +1,136 @@
+"""`facevoice train` / `facevoice benchmark` through the CLI on a saved tiny bundle, and the recipes."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+import yaml
+from train_fixtures import METHOD, make_tiny_bundle
+from typer.testing import CliRunner
+
+from facevoice.cli import app
+from facevoice.train.benchmark import BenchmarkError, load_benchmark, method_recipe, parse_seeds
+from facevoice.train.recipes import available_recipes, load_recipe
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    make_tiny_bundle(seed=2).save(root / "bundle")
+    recipes = root / "recipes"
+    recipes.mkdir()
+    base = {
+        "benchmark": "tiny",
+        "data": {"source": "bundle", "path": str(root / "bundle")},
+        "train": {"batch_size": 16, "progress": False},
+        "eval": {"gallery_sizes": [2, 5, 10]},
+    }
+    (recipes / "_base.yaml").write_text(yaml.safe_dump(base))
+    tiny = {"base": "_base.yaml", "method": {"name": METHOD, "lr": 0.02}, "train": {"epochs": 3}}
+    (recipes / "tiny.yaml").write_text(yaml.safe_dump(tiny))
+    bench = {"base": "_base.yaml", "methods": ["tiny"], "seeds": [0, 1], "references": {"cca": True}}
+    (recipes / "benchmark.yaml").write_text(yaml.safe_dump(bench))
+    return root
+
+
+def _ok(result):
+    assert result.exit_code == 0, result.output + repr(result.exception)
+    return result
+
+
+def test_cli_train_overrides_seed_and_resume(setup, tmp_path):
+    recipe = str(setup / "recipes" / "tiny.yaml")
+    out = tmp_path / "run"
+    args = ["train", recipe, "train.epochs=3", "train.stop_after_epoch=2", "--seed", "5", "--out", str(out)]
+    res = _ok(runner.invoke(app, [*args, "--no-progress"]))
+    assert "interrupted" in res.output
+    cfg = yaml.safe_load((out / "config.yaml").read_text())
+    assert cfg["train"]["seed"] == 5 and cfg["train"]["epochs"] == 3
+    res = _ok(runner.invoke(app, ["train", recipe, "train.epochs=3", "--seed", "5", "--out", str(out), "--resume"]))
+    assert "complete" in res.output
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+
+
+def test_cli_train_with_data_folder(setup, tmp_path):
+    recipe = str(setup / "recipes" / "tiny.yaml")
+    out = tmp_path / "run"
+    _ok(runner.invoke(app, ["train", recipe, "train.epochs=1", "--data", str(setup / "bundle"), "--out", str(out)]))
+    info = json.loads((out / "run.json").read_text())
+    assert info["data"]["encoder_tags"] == {"face": "tiny-face", "voice": "tiny-voice"}
+    bad = runner.invoke(app, ["train", recipe, "--face-csv", "x.csv", "--out", str(tmp_path / "b")])
+    assert bad.exit_code != 0 and "--voice-csv" in str(bad.exception)
+
+
+def test_cli_benchmark_tables_report_and_reuse(setup, tmp_path):
+    bench = str(setup / "recipes" / "benchmark.yaml")
+    out = tmp_path / "bench"
+    res = _ok(runner.invoke(app, ["benchmark", bench, "train.epochs=2", "--out", str(out)]))
+    assert "report" in res.output
+    doc = json.loads((out / "results.json").read_text())
+    methods = [r["method"] for r in doc["headline"]]
+    assert methods == ["tiny", "cca"]
+    head = {r["method"]: r for r in doc["headline"]}
+    assert head["tiny"]["seeds"] == 2 and head["cca"]["seeds"] == 1
+    assert 0 < head["tiny"]["UU EER"] < 0.6 and head["tiny"]["UU EER std"] >= 0
+    assert "tiny" in doc["beats_cca"]
+    summary = pd.read_csv(out / "results.csv")
+    assert {"verification", "matching", "retrieval"} <= set(summary["protocol"])
+    ns = summary[(summary["protocol"] == "matching") & (summary["method"] == "tiny")]["constraint"].unique()
+    assert set(ns) == {"N=2", "N=5", "N=10"}
+    long = pd.read_csv(out / "results_long.csv")
+    one = long[(long["method"] == "tiny") & (long["metric"] == "eer") & (long["split"] == "test_unseen")]
+    one = one[(one["direction"] == "v2f") & (one["constraint"] == "random")]
+    assert head["tiny"]["UU EER"] == pytest.approx(one["value"].mean())
+    report = (out / "report.md").read_text()
+    assert "| tiny |" in report and "Versus the CCA baseline" in report
+    for fig in ("roc_unseen_v2f.png", "one_to_n_unseen.png", "training_curves.png"):
+        assert (out / fig).stat().st_size > 1000
+    runs = pd.read_csv(out / "runs.csv")
+    assert (runs.loc[runs["method"] == "tiny", "time_per_epoch_s"] > 0).all()
+    # a second call reuses the finished runs (same checkpoints) and gives the same table
+    before = (out / "runs" / "tiny" / "seed0" / "checkpoints" / "best" / "model.safetensors").stat().st_mtime_ns
+    _ok(runner.invoke(app, ["benchmark", bench, "train.epochs=2", "--out", str(out)]))
+    after = (out / "runs" / "tiny" / "seed0" / "checkpoints" / "best" / "model.safetensors").stat().st_mtime_ns
+    assert before == after
+    pd.testing.assert_frame_equal(summary, pd.read_csv(out / "results.csv"))
+    # a different configuration in the same folder is refused
+    clash = runner.invoke(app, ["benchmark", bench, "train.epochs=3", "--out", str(out)])
+    assert isinstance(clash.exception, BenchmarkError)
+
+
+def test_recipes_in_repo_resolve():
+    names = available_recipes()
+    for bench in ("simvox1", "mavceleb", "vox1_features"):
+        for method in ("fop", "sbnet", "paeff", "ssos", "contrastive", "cca"):
+            assert f"{bench}/{method}" in names
+            cfg = load_recipe(f"{bench}/{method}")
+            assert cfg["method"]["name"] == method and cfg["benchmark"] == bench
+            assert cfg["data"]["source"] in ("simulated", "feature_csv")
+    assert parse_seeds("0-2,5") == [0, 1, 2, 5]
+    cfg = load_benchmark("simvox1", seeds=[0], overrides=["train.epochs=2"])
+    assert cfg["methods"] == ["fop", "sbnet", "paeff", "ssos", "contrastive"] and cfg["seeds"] == [0]
+    fop = method_recipe(cfg, "fop")
+    assert fop["train"]["epochs"] == 2 and fop["method"]["lr"] == 1e-3 and fop["data"]["preset"] == "vox1"
+    assert fop["train"]["selection"] == "val"
+
+
+def test_cli_embed_projects_a_bundle(setup, tmp_path):
+    import numpy as np
+
+    from facevoice.data.bundle import EmbeddingBundle
+    from facevoice.train.inference import embed_array, load_method
+
+    recipe = str(setup / "recipes" / "tiny.yaml")
+    run = tmp_path / "run"
+    _ok(runner.invoke(app, ["train", recipe, "train.epochs=1", "--out", str(run), "--no-progress"]))
+    _ok(runner.invoke(app, ["embed", str(run), "--data", str(setup / "bundle"), "--out", str(tmp_path / "proj")]))
+    proj = EmbeddingBundle.load(tmp_path / "proj")
+    src = EmbeddingBundle.load(setup / "bundle")
+    want = embed_array(load_method(run), src.embeddings["voice"], "voice")
+    np.testing.assert_array_equal(proj.embeddings["voice"], want)
+    assert proj.embeddings["face"].shape == (len(src.rows("face")), 8)
+    assert proj.tags["face"].endswith(":best:face")
