@@ -87,7 +87,7 @@ def test_cli_benchmark_tables_report_and_reuse(setup, tmp_path):
     assert head["tiny"]["UU EER"] == pytest.approx(one["value"].mean())
     report = (out / "report.md").read_text()
     assert "| tiny |" in report and "Versus the CCA baseline" in report
-    for fig in ("roc_unseen_v2f.png", "one_to_n_unseen.png", "training_curves.png"):
+    for fig in ("roc_unseen_v2f.png", "det_unseen_v2f.png", "one_to_n_unseen.png", "training_curves.png"):
         assert (out / fig).stat().st_size > 1000
     runs = pd.read_csv(out / "runs.csv")
     assert (runs.loc[runs["method"] == "tiny", "time_per_epoch_s"] > 0).all()

@@ -76,8 +76,8 @@ def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_
 
 
 def benchmark_figures(out: Path, summary: pd.DataFrame, runs: pd.DataFrame, one_to_n: pd.DataFrame) -> dict[str, Path]:
-    """ROC (headline trial scores in ``out/scores``), 1:N curves, EER bars and training curves."""
-    from facevoice.report.figures import one_to_n_figure, roc_figure
+    """ROC and DET (headline trial scores in ``out/scores``), 1:N curves, EER bars and training curves."""
+    from facevoice.report.figures import det_figure, one_to_n_figure, roc_figure
 
     figs: dict[str, Path] = {}
     systems = {}
@@ -87,6 +87,9 @@ def benchmark_figures(out: Path, summary: pd.DataFrame, runs: pd.DataFrame, one_
     if systems:
         figs["ROC, unseen-unheard V→F (first seed)"] = roc_figure(
             systems, out / "roc_unseen_v2f.png", "unseen-unheard V→F"
+        )
+        figs["DET, unseen-unheard V→F (first seed)"] = det_figure(
+            systems, out / "det_unseen_v2f.png", "unseen-unheard V→F"
         )
     if len(one_to_n):
         figs["1:N matching, unseen-unheard (N = 2…10)"] = one_to_n_figure(one_to_n, out / "one_to_n_unseen.png")
