@@ -9,8 +9,9 @@ Markdown tables, ROC / DET curves and 1:N accuracy against N.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 DEMO_METHODS: tuple[str, ...] = ("fop", "sbnet", "paeff", "ssos", "contrastive")
 
@@ -21,14 +22,20 @@ def demo_config(
     epochs: int | None = 8,
     methods: Sequence[str] = DEMO_METHODS,
     overrides: Sequence[str] = (),
+    sim_options: Mapping[str, Any] | None = None,
 ) -> dict:
-    """The benchmark config of the demo (the ``simvox1`` recipes with a shorter schedule)."""
+    """The benchmark config of the demo (the ``simvox1`` recipes with a shorter schedule).
+
+    ``sim_options`` override fields of the simulator's ``vox1`` preset (e.g. ``n_identities``).
+    """
     from facevoice.train.benchmark import load_benchmark
 
     extra = [f"train.epochs={int(epochs)}"] if epochs else []
     cfg = load_benchmark("simvox1", methods=list(methods), seeds=list(seeds), overrides=[*extra, *overrides])
     cfg["out"] = str(out)
     cfg["benchmark"] = "demo_simvox1"
+    if sim_options:
+        cfg["data"] = {**cfg["data"], "options": {**dict(cfg["data"].get("options") or {}), **dict(sim_options)}}
     return cfg
 
 
@@ -39,10 +46,11 @@ def run_demo(
     methods: Sequence[str] = DEMO_METHODS,
     overrides: Sequence[str] = (),
     progress: bool = True,
+    sim_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Run the demo into ``out`` (re-running resumes: finished runs are reused); return the report path."""
     from facevoice.train.benchmark import run_benchmark
 
     out = Path(out)
-    run_benchmark(demo_config(out, seeds, epochs, methods, overrides), progress=progress)
+    run_benchmark(demo_config(out, seeds, epochs, methods, overrides, sim_options), progress=progress)
     return out / "report.md"

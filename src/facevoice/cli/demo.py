@@ -14,6 +14,7 @@ def register(app: typer.Typer) -> None:
         seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
         epochs: int = typer.Option(8, help="Epochs per trained method (the papers use 50; see docs/training.md)."),
         methods: str = typer.Option(",".join(("fop", "sbnet", "paeff", "ssos", "contrastive")), help="Methods."),
+        set_: list[str] = typer.Option([], "--set", help="Simulator field override, e.g. --set n_identities=300."),
         overrides: list[str] = typer.Argument(
             None, help="Dotted overrides for every method, e.g. train.batch_size=256."
         ),
@@ -23,7 +24,13 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
+        from facevoice.config import parse_override
         from facevoice.demo import run_demo
+
+        sim_options = {}
+        for text in set_:
+            keys, value = parse_override(text)
+            sim_options[".".join(keys)] = tuple(value) if isinstance(value, list) else value
 
         console = Console()
         t0 = time.perf_counter()
@@ -33,11 +40,30 @@ def register(app: typer.Typer) -> None:
             epochs=epochs,
             methods=[m.strip() for m in methods.split(",") if m.strip()],
             overrides=overrides or [],
+            sim_options=sim_options,
         )
         console.print(f"[bold green]demo finished in {time.perf_counter() - t0:.0f} s[/]: report at {report}")
-        text = report.read_text() if report.exists() else ""
-        if "## Headline" in text:  # print the headline table of the report
-            from rich.markdown import Markdown
+        console.print(headline_table(report))
 
-            section = text.split("## Headline", 1)[1].split("\n## ", 1)[0]
-            console.print(Markdown("## Headline" + section))
+
+_SHOWN = ("method", "UU EER", "UU AUC", "SH EER", "SH AUC", "AUC GNA", "1:2", "1:10")
+
+
+def headline_table(report: Path):
+    """A compact rich table of the report's headline (the columns that fit a terminal)."""
+    from rich.table import Table
+
+    table = Table(title="headline, % (UU = unseen-unheard, SH = seen-heard, V->F)")
+    text = report.read_text() if report.exists() else ""
+    rows = [
+        line.strip().strip("|").split("|") for line in text.split("## Headline", 1)[-1].split("\n## ")[0].splitlines()
+    ]
+    rows = [[c.strip() for c in r] for r in rows if len(r) > 3 and not set("".join(r)) <= set("-: ")]
+    if not rows:
+        return f"(no headline table in {report})"
+    keep = [i for i, name in enumerate(rows[0]) if name in _SHOWN]
+    for i in keep:
+        table.add_column(rows[0][i], justify="left" if i == 0 else "right")
+    for row in rows[1:]:
+        table.add_row(*[row[i] for i in keep])
+    return table
