@@ -16,7 +16,14 @@ import numpy as np
 import torch
 
 from facevoice.encoders.base import Encoder, EncoderOutput, LoadedItem, SkipItem
-from facevoice.encoders.hf_common import HFBackbone, load_backbone, masked_mean, stack_hidden, weighted_layer_sum
+from facevoice.encoders.hf_common import (
+    BackboneEncoderMixin,
+    HFBackbone,
+    load_backbone,
+    masked_mean,
+    stack_hidden,
+    weighted_layer_sum,
+)
 from facevoice.encoders.hf_common import weights_hash as module_hash
 
 
@@ -76,7 +83,7 @@ def audio_forward(model: torch.nn.Module, input_values: torch.Tensor, attention_
     return AudioForward(hidden_states=hidden, frame_mask=mask)
 
 
-class HFAudioEncoder(Encoder):
+class HFAudioEncoder(BackboneEncoderMixin, Encoder):
     """Frozen transformers speech encoder with masked mean pooling.
 
     ``layer``: None (last layer), an index into the hidden states (0 = CNN/embedding output), or
@@ -115,22 +122,6 @@ class HFAudioEncoder(Encoder):
         self.silence_db, self.max_seconds = silence_db, max_seconds
         self._hash = module_hash(self.backbone.model)
         self._min_samples = min_samples(self.backbone.config)
-
-    @property
-    def model(self) -> torch.nn.Module:
-        return self.backbone.model
-
-    @property
-    def dim(self) -> int:
-        return self.backbone.hidden_size
-
-    @property
-    def num_layers(self) -> int:
-        return self.backbone.num_hidden_states
-
-    @property
-    def weights_hash(self) -> str:
-        return self._hash
 
     def options(self) -> dict[str, Any]:
         lw = None if self.layer_weights is None else "/".join(f"{w:g}" for w in self.layer_weights)

@@ -72,6 +72,29 @@ class HFBackbone:
         return int(self.model.config.num_hidden_layers) + 1
 
 
+class BackboneEncoderMixin:
+    """Properties shared by the encoders that wrap an :class:`HFBackbone` (``self.backbone``, ``self._hash``)."""
+
+    backbone: HFBackbone
+    _hash: str
+
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.backbone.model
+
+    @property
+    def dim(self) -> int:
+        return self.backbone.hidden_size
+
+    @property
+    def num_layers(self) -> int:
+        return self.backbone.num_hidden_states
+
+    @property
+    def weights_hash(self) -> str:
+        return self._hash
+
+
 def _tf_class(name: str) -> Any:
     import transformers
 

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from facevoice.encoders.base import Encoder, EncoderOutput, LoadedItem
-from facevoice.encoders.hf_common import HFBackbone, load_backbone, stack_hidden
+from facevoice.encoders.hf_common import BackboneEncoderMixin, HFBackbone, load_backbone, stack_hidden
 from facevoice.encoders.hf_common import weights_hash as module_hash
 
 POOLINGS = ("pooler", "cls", "mean")
@@ -52,7 +52,7 @@ def pool_tokens(hidden: torch.Tensor, pooling: str, n_prefix: int) -> torch.Tens
     raise ValueError(f"token pooling must be 'cls' or 'mean', got {pooling!r}")
 
 
-class HFVisionEncoder(Encoder):
+class HFVisionEncoder(BackboneEncoderMixin, Encoder):
     """Frozen transformers vision tower.
 
     ``pooling``: ``"pooler"`` (the model's pooled output; last layer only), ``"cls"`` or ``"mean"``.
@@ -100,22 +100,6 @@ class HFVisionEncoder(Encoder):
         self.detect, self.upsample, self.margin, self.fallback = detect_faces, upsample, margin, fallback
         self.video_frames = int(video_frames)
         self._hash = module_hash(self.backbone.model)
-
-    @property
-    def model(self) -> torch.nn.Module:
-        return self.backbone.model
-
-    @property
-    def dim(self) -> int:
-        return self.backbone.hidden_size
-
-    @property
-    def num_layers(self) -> int:
-        return self.backbone.num_hidden_states
-
-    @property
-    def weights_hash(self) -> str:
-        return self._hash
 
     def options(self) -> dict[str, Any]:
         det = f"hog:up={self.upsample}:margin={self.margin:g}:fallback={self.fallback}" if self.detect else "none"
