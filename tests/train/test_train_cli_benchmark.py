@@ -134,3 +134,12 @@ def test_cli_embed_projects_a_bundle(setup, tmp_path):
     np.testing.assert_array_equal(proj.embeddings["voice"], want)
     assert proj.embeddings["face"].shape == (len(src.rows("face")), 8)
     assert proj.tags["face"].endswith(":best:face")
+
+
+def test_overrides_target_one_method_or_skip_the_cca_reference():
+    from facevoice.train.benchmark import overrides_for
+
+    given = ["train.epochs=2", "method.lr=0.01", "fop:method.fusion=linear", "sbnet:train.batch_size=64"]
+    assert overrides_for("fop", given) == ["train.epochs=2", "method.lr=0.01", "method.fusion=linear"]
+    assert overrides_for("sbnet", given) == ["train.epochs=2", "method.lr=0.01", "train.batch_size=64"]
+    assert overrides_for("cca", given) == ["train.epochs=2"]

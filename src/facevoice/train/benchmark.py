@@ -58,7 +58,7 @@ def load_benchmark(
         path = resolve_recipe(spec)
     except FileNotFoundError:
         path = resolve_recipe(f"{spec}/benchmark")
-    cfg = load_recipe(path, overrides)
+    cfg = load_recipe(path, [o for o in overrides if not _method_prefix(o)[0]])
     if methods:
         cfg["methods"] = list(methods)
     if seeds is not None:
@@ -70,7 +70,7 @@ def load_benchmark(
 def method_recipe(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     """The recipe of ``name`` beside the benchmark recipe (with the CLI overrides), on the benchmark's data."""
     folder = Path(cfg["_recipe"]).parent if cfg.get("_recipe") else None
-    overrides = list(cfg.get("_overrides") or [])
+    overrides = overrides_for(name, cfg.get("_overrides") or ())
     if folder is not None and (folder / f"{name}.yaml").is_file():
         recipe = load_recipe(folder / f"{name}.yaml", overrides)
     else:
@@ -81,6 +81,33 @@ def method_recipe(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     recipe["data"] = dict(cfg.get("data") or {})
     recipe.pop("_recipe", None)
     return recipe
+
+
+def _method_prefix(text: str) -> tuple[str, str]:
+    """``"fop:method.lr=1"`` -> ("fop", "method.lr=1"); no prefix -> ("", text)."""
+    key = text.partition("=")[0]
+    if ":" in key:
+        prefix, _, rest = text.partition(":")
+        return prefix.strip().lower(), rest
+    return "", text
+
+
+def overrides_for(name: str, overrides: Sequence[str]) -> list[str]:
+    """The CLI overrides that apply to method ``name``.
+
+    ``<method>:key=value`` applies to that method only; an unprefixed override applies to every
+    method, except that ``method.*`` keys skip the training-free CCA reference (whose
+    hyper-parameters differ from the trained heads').
+    """
+    out = []
+    for text in overrides:
+        prefix, rest = _method_prefix(text)
+        if prefix:
+            if prefix == name.lower():
+                out.append(rest)
+        elif not (name.lower() == "cca" and rest.strip().startswith("method.")):
+            out.append(rest)
+    return out
 
 
 def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, progress: bool) -> dict[str, Any]:
