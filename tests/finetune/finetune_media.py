@@ -15,6 +15,8 @@ import pandas as pd
 import pytest
 import torch
 
+from facevoice.encoders.hf_common import tiny_config
+
 
 @pytest.fixture(autouse=True)
 def single_thread():
@@ -26,29 +28,9 @@ def single_thread():
     torch.set_num_threads(before)
 
 
-TINY_AUDIO = dict(
-    family="wavlm",
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    conv_dim=[32, 32, 32],
-    conv_stride=[5, 2, 2],
-    conv_kernel=[10, 3, 3],
-    num_conv_pos_embeddings=16,
-    num_conv_pos_embedding_groups=2,
-    mask_time_prob=0.0,
-    layerdrop=0.0,
-)
-TINY_VISION = dict(
-    family="siglip",
-    hidden_size=32,
-    num_hidden_layers=2,
-    num_attention_heads=2,
-    intermediate_size=64,
-    image_size=32,
-    patch_size=8,
-)
+# the registry's tiny offline test models (same configs the encoder tests use)
+TINY_AUDIO = tiny_config("wavlm")
+TINY_VISION = tiny_config("siglip")
 
 
 def write_media(root: Path, n_ids: int = 8, per_id: int = 4, seconds: float = 0.5, seed: int = 0) -> pd.DataFrame:

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from facevoice.encoders.hf_common import tiny_config
+
 PRESETS: dict[str, dict[str, Any]] = {
     "wavlm-large": dict(
         family="wavlm",
@@ -42,29 +44,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         image_size=224,
         patch_size=16,
     ),
-    "tiny-wavlm": dict(
-        family="wavlm",
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        conv_dim=[32, 32, 32],
-        conv_stride=[5, 2, 2],
-        conv_kernel=[10, 3, 3],
-        num_conv_pos_embeddings=16,
-        num_conv_pos_embedding_groups=2,
-        mask_time_prob=0.0,
-        layerdrop=0.0,
-    ),
-    "tiny-siglip": dict(
-        family="siglip",
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        image_size=32,
-        patch_size=8,
-    ),
+    # the offline test models of the encoder registry (randomly initialised, milliseconds on a CPU)
+    "tiny-wavlm": tiny_config("wavlm"),
+    "tiny-siglip": tiny_config("siglip"),
 }
 
 
