@@ -82,6 +82,21 @@ def test_sbnet_mixed_batch_uses_both_modalities() -> None:
     batch = Batch(toy.face_labels[:6], face=toy.face[:6], voice=toy.voice[:6])
     out = method.train().training_step(batch, 0, 0)
     assert torch.isfinite(out["loss"])
+    # unpaired mixed batch (random order): 4 faces and 7 voices, one label per row, faces first
+    labels = torch.cat([toy.face_labels[:4], toy.voice_labels[3:10]])
+    mixed = Batch(labels, face=toy.face[:4], voice=toy.voice[3:10])
+    torch.manual_seed(0)
+    got = method.train().training_step(mixed, 0, 0)
+    out = method.head(toy.face[:4], toy.voice[3:10])
+    logits = torch.cat([out["face_logits"], out["voice_logits"]])
+    torch.manual_seed(0)
+    again = method.training_step(mixed, 0, 0)
+    assert torch.equal(got["loss"], again["loss"]) and logits.shape[0] == len(labels) == 11
+    method.eval()
+    ce = method.training_step(mixed, 0, 0)["ce"]
+    out = method.head(toy.face[:4], toy.voice[3:10])
+    ref = torch.nn.functional.cross_entropy(torch.cat([out["face_logits"], out["voice_logits"]]), labels)
+    assert ce.item() == pytest.approx(ref.item(), rel=1e-5)
 
 
 def test_sbnet_exponential_lr_decay_per_epoch() -> None:

@@ -143,3 +143,24 @@ def test_overrides_target_one_method_or_skip_the_cca_reference():
     assert overrides_for("fop", given) == ["train.epochs=2", "method.lr=0.01", "method.fusion=linear"]
     assert overrides_for("sbnet", given) == ["train.epochs=2", "method.lr=0.01", "train.batch_size=64"]
     assert overrides_for("cca", given) == ["train.epochs=2"]
+
+
+def test_methods_given_as_recipe_files(setup, tmp_path):
+    """``--methods`` takes recipe files as well as names; the file stem labels the method."""
+    bench = str(setup / "recipes" / "benchmark.yaml")
+    other = tmp_path / "tiny_fast.yaml"
+    other.write_text(yaml.safe_dump({"method": {"name": METHOD, "lr": 0.05}, "train": {"epochs": 1}}))
+    cfg = load_benchmark(bench, ["tiny", str(other)], [0], ["tiny_fast:method.lr=0.07"])
+    r = method_recipe(cfg, str(other))
+    assert r["method"]["lr"] == 0.07 and r["train"]["epochs"] == 1 and r["data"]["source"] == "bundle"
+    assert method_recipe(cfg, "tiny.yaml")["method"]["lr"] == 0.02  # relative: beside the benchmark recipe
+    with pytest.raises(BenchmarkError, match="no such file"):
+        method_recipe(cfg, str(tmp_path / "missing.yaml"))
+    out = tmp_path / "bench"
+    methods = f"tiny,{other}"
+    _ok(runner.invoke(app, ["benchmark", bench, "--methods", methods, "--seeds", "0", "--out", str(out)]))
+    doc = json.loads((out / "results.json").read_text())
+    assert [r["method"] for r in doc["headline"]] == ["tiny", "tiny_fast", "cca"]
+    assert (out / "runs" / "tiny_fast" / "seed0" / "run.json").is_file()
+    clash = runner.invoke(app, ["benchmark", bench, "--methods", f"{other},{other}", "--out", str(out)])
+    assert isinstance(clash.exception, BenchmarkError)

@@ -79,10 +79,29 @@ def test_modality_sampler_follows_schedule(data):
     half = s.steps_per_epoch // 2
     assert mods == ["face"] * half + ["voice"] * (len(mods) - half)
     assert all((b.face is None) == (b.modality == "voice") for b in batches)
-    mixed = [b.modality for b in s.epoch(0, 1, np.random.default_rng(2), _method(data))]
-    assert set(mixed) == {"face", "voice"}
     with pytest.raises(ValueError, match="unknown sampling"):
         make_sampler("pairs", data, 16)
+
+
+def test_modality_sampler_mixed_order_pools_both_modalities(data):
+    """A ``None`` schedule (SBNet ``random``): faces and voices shuffled together, B rows a batch."""
+    s = make_sampler("modality", data, 16)
+    batches = list(s.epoch(0, 1, np.random.default_rng(2), _method(data)))
+    assert len(batches) == s.steps_per_epoch and all(b.modality is None for b in batches)
+    n_face = n_voice = 0
+    seen_f, seen_v = [], []
+    for b in batches:
+        assert len(b.labels) == len(b.face) + len(b.voice) == 16
+        fi = torch.cdist(b.face, data.face).argmin(1).numpy() if len(b.face) else np.zeros(0, int)
+        vi = torch.cdist(b.voice, data.voice).argmin(1).numpy() if len(b.voice) else np.zeros(0, int)
+        # labels: the face rows first, then the voice rows, each its own identity (not paired)
+        assert (b.labels.numpy() == np.concatenate([data.face_labels[fi], data.voice_labels[vi]])).all()
+        n_face, n_voice = n_face + len(fi), n_voice + len(vi)
+        seen_f.extend(fi.tolist())
+        seen_v.extend(vi.tolist())
+    assert n_face > 0 and n_voice > 0 and sum(0 < len(b.face) < 16 for b in batches) >= len(batches) // 2
+    n_items = len(data.face_labels) + len(data.voice_labels)
+    assert len(set(seen_f)) + len(set(seen_v)) == min(n_items, 16 * len(batches))  # one pass over the pool
 
 
 def test_steps_per_epoch_override(data):

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
     def benchmark(
         spec: str = typer.Argument("simvox1", help="benchmark name (configs/<name>/benchmark.yaml) or recipe file"),
         overrides: list[str] = typer.Argument(None, help="dotted overrides applied to every method recipe"),
-        methods: str = typer.Option(None, "--methods", help="comma list of method recipes, e.g. fop,sbnet"),
+        methods: str = typer.Option(None, "--methods", help="method recipes (names or YAML files), e.g. fop,a.yaml"),
         seeds: str = typer.Option(None, "--seeds", help="comma list or range of seeds, e.g. 0,1,2 or 0-2"),
         out: Path = typer.Option(None, "--out", "-o", help="output folder (default reports/benchmark_<name>)"),
         data: Path = typer.Option(None, "--data", help="bundle folder replacing the recipe's data"),

@@ -13,7 +13,9 @@ Batches
                             (a voice item with a face item of its identity, re-paired every epoch).
     ``"modality"``          one modality per batch: ``modality`` in {"face", "voice"}, that tensor and
                             labels set, the other None; the modality of each step comes from
-                            :meth:`Method.modality_schedule` (SBNet training orders).
+                            :meth:`Method.modality_schedule` (SBNet training orders). A schedule of
+                            ``None`` gives *mixed* batches instead: face (Bf, Df) and voice (Bv, Dv)
+                            of unrelated items, labels (Bf + Bv,) with the face rows first.
     ``"one_per_identity"``  paired, with B distinct identities per batch (SSoS explicit alignment).
 
     ``weights`` (B,) optional per-sample weights (SSoS identity re-weighting fills it through

@@ -6,10 +6,11 @@ L2-normalised embeddings. ``reference_tf=True`` reproduces SBNet's TensorFlow co
 losses (METHODS.md §5): centre loss on the logits, element-wise means, Xavier-initialised centres
 that are never updated. The reference weights every auxiliary term by 1, which are the defaults.
 
-Training orders (``order``, via :meth:`modality_schedule`): ``random`` (the trainer draws the
-modality of each batch), ``hefhev`` / ``hevhef`` (first half of every epoch faces then voices, or
-the reverse), ``fvfv`` / ``vfvf`` (alternate whole epochs, starting with faces or voices),
-``face_only``, ``voice_only``. A batch that carries both modalities is used whole (mixed).
+Training orders (``order``, via :meth:`modality_schedule`): ``random`` (mixed batches: faces and
+voices pooled and shuffled together, as in the reference code), ``hefhev`` / ``hevhef`` (first
+half of every epoch faces then voices, or the reverse), ``fvfv`` / ``vfvf`` (alternate whole
+epochs, starting with faces or voices), ``face_only``, ``voice_only``. A batch that carries both
+modalities (paired, or mixed with one label per row) goes through the branch in one pass.
 
 Optimiser: Adam lr 1e-5 with exponential decay ``lr · rate^(step / decay_steps)``; rate 0.96 and
 ``decay_steps`` = one epoch by default (the paper gives no rate: facevoice's choice).
@@ -101,7 +102,9 @@ class SBNetMethod(Method):
         present = [m for m in ("face", "voice") if m in out]
         emb = torch.cat([out[m] for m in present], dim=0)
         logits = torch.cat([out[f"{m}_logits"] for m in present], dim=0)
-        labels = torch.cat([batch.labels] * len(present), dim=0)
+        n_rows = sum(len(out[m]) for m in present)
+        # paired batch: one label per pair; mixed batch (random order): labels of the face rows, then the voices
+        labels = batch.labels if len(batch.labels) == n_rows else torch.cat([batch.labels] * len(present), dim=0)
         ce = self.ce(logits, labels)
         aux_in = logits if self.center_on == "logits" else emb
         aux = self.aux(aux_in, labels)

@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import yaml
 
@@ -43,7 +42,6 @@ DEFAULT_EVAL: dict[str, Any] = {
     "kinds": ["verification", "matching", "retrieval"],
     "reference": False,
 }
-HEADLINE = ("test_unseen", "v2f", "random")  # split, direction, constraint of the ROC figure
 
 
 class BenchmarkError(RuntimeError):
@@ -67,11 +65,32 @@ def load_benchmark(
     return cfg
 
 
+def method_label(entry: str) -> str:
+    """Name of a ``methods`` entry in tables and run folders: the file stem for a recipe path, else itself."""
+    return Path(entry).stem if _is_recipe_path(entry) else entry
+
+
+def _is_recipe_path(entry: str) -> bool:
+    return Path(entry).suffix.lower() in (".yaml", ".yml")
+
+
 def method_recipe(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """The recipe of ``name`` beside the benchmark recipe (with the CLI overrides), on the benchmark's data."""
+    """The recipe of ``name`` (with the CLI overrides), on the benchmark's data.
+
+    ``name`` is a recipe name beside the benchmark recipe (``fop``), a recipe file (``my/fop_wd0.yaml``,
+    labelled by its stem; a relative path is tried from the working folder, then beside the benchmark
+    recipe), or a registered method name without a recipe (trained with the benchmark's ``train:``).
+    """
     folder = Path(cfg["_recipe"]).parent if cfg.get("_recipe") else None
-    overrides = overrides_for(name, cfg.get("_overrides") or ())
-    if folder is not None and (folder / f"{name}.yaml").is_file():
+    overrides = overrides_for(method_label(name), cfg.get("_overrides") or ())
+    if _is_recipe_path(name):
+        path = Path(name)
+        if not path.is_file() and folder is not None and (folder / name).is_file():
+            path = folder / name
+        if not path.is_file():
+            raise BenchmarkError(f"method recipe {name}: no such file")
+        recipe = load_recipe(path, overrides)
+    elif folder is not None and (folder / f"{name}.yaml").is_file():
         recipe = load_recipe(folder / f"{name}.yaml", overrides)
     else:
         from facevoice.config import apply_overrides
@@ -138,87 +157,11 @@ def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, prog
     return json.loads((run_dir / "run.json").read_text())
 
 
-def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cpu"):
-    """Long results table of ``method.embed`` on every protocol, and headline (scores, labels)."""
-    from facevoice.eval.evaluate import evaluate_protocols
-    from facevoice.eval.evaluate_scorers import EmbeddingScorer
-    from facevoice.train.inference import embed_array
-
-    wanted = set(ps.items["item_id"])
-    sides = {}
-    for m in ("face", "voice"):
-        rows = bundle.rows(m)
-        mask = rows["item_id"].isin(wanted).to_numpy()
-        sides[m] = (
-            rows.loc[mask, "item_id"].to_numpy(str),
-            embed_array(method, bundle.embeddings[m][mask], m, device=device),
-        )
-    scorer = EmbeddingScorer(sides["face"], sides["voice"], "cosine")
-    res = evaluate_protocols(ps, scorer, bundle.manifest, kinds=ev["kinds"], reference=bool(ev["reference"]))
-    return res, _headline_scores(ps, scorer.pairs)
-
-
-def _headline_scores(ps, pair_fn) -> tuple[np.ndarray, np.ndarray] | None:
-    t = ps.trials
-    sel = t[(t["split"] == HEADLINE[0]) & (t["direction"] == HEADLINE[1]) & (t["constraint"] == HEADLINE[2])]
-    if sel.empty:
-        return None
-    scores = pair_fn(sel["probe_id"].to_numpy(str), sel["candidate_id"].to_numpy(str), HEADLINE[1])
-    return np.asarray(scores, np.float64), sel["label"].to_numpy(np.int8)
-
-
-class OracleScorer:
-    """The simulator oracle behind the evaluation engine's scorer interface, for one trial constraint.
-
-    ``pairs`` / ``galleries`` score item pairs; ``matrix`` uses the oracle's own matrix form (one
-    mixture evaluation for a whole retrieval split instead of one per chunk of pairs).
-    """
-
-    def __init__(self, oracle, constraint: str = "random") -> None:
-        self.oracle, self.constraint = oracle, None if constraint == "random" else constraint
-
-    def pairs(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
-        face, voice = (cand_ids, probe_ids) if direction == "v2f" else (probe_ids, cand_ids)
-        return np.asarray(self.oracle.scores(face, voice, constraint=self.constraint), np.float64)
-
-    def galleries(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
-        c = np.asarray(cand_ids, dtype=str)
-        p = np.repeat(np.asarray(probe_ids, dtype=str), c.shape[1])
-        return self.pairs(p, c.ravel(), direction).reshape(c.shape)
-
-    def matrix(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
-        if direction == "v2f":  # score_matrix is (faces, voices)
-            return self.oracle.score_matrix(cand_ids, probe_ids, constraint=self.constraint).T
-        return self.oracle.score_matrix(probe_ids, cand_ids, constraint=self.constraint)
-
-
-def evaluate_oracle(oracle, ps, manifest: pd.DataFrame, ev: Mapping[str, Any]):
-    """The simulator oracle on the same protocols: per split (seen / prior mode) and per constraint."""
-    from facevoice.eval.evaluate import evaluate_protocols
-    from facevoice.eval.protocols import ProtocolSet
-
-    parts = []
-    for (_split, con), t in ps.trials.groupby(["split", "constraint"], sort=False):
-        sub = ProtocolSet(trials=t.reset_index(drop=True), items=ps.items)
-        parts.append(evaluate_protocols(sub, OracleScorer(oracle, con), manifest, kinds=["verification"]))
-    for _split, g in ps.galleries.groupby("split", sort=False):
-        sub = ProtocolSet(galleries=g.reset_index(drop=True), items=ps.items)
-        parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["matching"]))
-    if "retrieval" in ev["kinds"]:
-        for _split, r in ps.retrieval.groupby("split", sort=False):
-            sub = ProtocolSet(retrieval=r.reset_index(drop=True), items=ps.items)
-            parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["retrieval"]))
-    head = ps.trials[ps.trials["split"] == HEADLINE[0]]
-    headline = (
-        _headline_scores(ProtocolSet(trials=head), OracleScorer(oracle, HEADLINE[2]).pairs) if len(head) else None
-    )
-    return pd.concat(parts, ignore_index=True), headline
-
-
 def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progress: bool = False) -> Path:
     """Train and evaluate every method × seed of ``config``; write tables and the report; return ``out``."""
     from facevoice.eval.protocols import TEST_SPLITS, build_protocols
     from facevoice.report.benchmark_report import write_benchmark_outputs
+    from facevoice.train.benchmark_eval import evaluate_method, evaluate_oracle
     from facevoice.train.inference import load_method
     from facevoice.train.sources import load_data
 
@@ -227,7 +170,7 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     out = Path(cfg.get("out") or Path("reports") / f"benchmark_{bench}")
     refs = {"cca": True, "oracle": True, **dict(cfg.get("references") or {})}
     methods = list(cfg.get("methods") or [])
-    if refs["cca"] and "cca" not in methods:
+    if refs["cca"] and "cca" not in [method_label(m) for m in methods]:
         methods.append("cca")
     if not methods:
         raise BenchmarkError("benchmark config lists no methods")
@@ -253,8 +196,11 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     elif not lists:
         raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
     tables, runs, headline = [], [], {}
-    for name in methods:
-        recipe = method_recipe(cfg, name)
+    labels = [method_label(m) for m in methods]
+    if len(set(labels)) != len(labels):
+        raise BenchmarkError(f"two methods share a name in {methods}; give the recipe files distinct names")
+    for entry, name in zip(methods, labels, strict=True):
+        recipe = method_recipe(cfg, entry)
         for seed in seeds[:1] if name == "cca" else seeds:  # the baseline is deterministic: fitted once
             run_dir = out / "runs" / name / f"seed{seed}"
             log.info("benchmark %s: %s seed %d", bench, name, seed)
@@ -275,7 +221,7 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             headline["oracle"] = head
     meta = {
         "benchmark": bench,
-        "methods": methods,
+        "methods": labels,
         "seeds": seeds,
         "references": refs,
         "eval": ev,

@@ -98,6 +98,13 @@ class TrainData:
             return Batch(labels=labels, face=X[r], modality="face", identity_index=labels)
         return Batch(labels=labels, voice=X[r], modality="voice", identity_index=labels)
 
+    def mixed_batch(self, face_rows: np.ndarray, voice_rows: np.ndarray) -> Batch:
+        """Unpaired batch of both modalities: face (Bf, Df), voice (Bv, Dv), labels (Bf + Bv,), faces first."""
+        f = torch.as_tensor(face_rows, device=self.face.device)
+        v = torch.as_tensor(voice_rows, device=self.voice.device)
+        labels = torch.cat([self._face_labels_t[f], self._voice_labels_t[v]])
+        return Batch(labels=labels, face=self.face[f], voice=self.voice[v], identity_index=labels)
+
 
 def _groups(labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows sorted by class, start offset and count per class."""

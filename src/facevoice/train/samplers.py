@@ -9,9 +9,11 @@ so an epoch's batches depend only on the generator state at its start (exact res
     is dropped (batch norm needs two rows).
 ``modality``
     ``ceil(Nf/B) + ceil(Nv/B)`` steps per epoch. The modality of each step comes from
-    ``method.modality_schedule(epoch, n_epochs, step_in_epoch, steps_per_epoch)``; ``None`` (mixed
-    order) draws it at random in proportion to the item counts. Each modality has its own shuffled
-    stream that is reshuffled when exhausted.
+    ``method.modality_schedule(epoch, n_epochs, step_in_epoch, steps_per_epoch)``. Each modality has
+    its own shuffled stream that is reshuffled when exhausted. ``None`` (mixed order, SBNet's
+    ``random``) gives *mixed* batches instead: faces and voices are pooled and shuffled together
+    and each batch takes the next ``B`` of the pool whatever their modality (every item once per
+    epoch; SBNet's reference code stacks and shuffles both sets), so batch norm sees both.
 ``one_per_identity``
     ``ceil(Nv/B)`` steps per epoch; each step draws ``B`` distinct identities and one random face
     and voice item of each.
@@ -77,11 +79,14 @@ class ModalitySampler(Sampler):
         sizes = {"face": len(d.face_labels), "voice": len(d.voice_labels)}
         streams = {m: rng.permutation(n) for m, n in sizes.items()}
         pos = {"face": 0, "voice": 0}
-        p_face = sizes["face"] / (sizes["face"] + sizes["voice"])
-        for s in range(self.steps_per_epoch):
-            modality = method.modality_schedule(epoch, n_epochs, s, self.steps_per_epoch)
-            if modality is None:
-                modality = "face" if rng.random() < p_face else "voice"
+        n_pool, S = sizes["face"] + sizes["voice"], self.steps_per_epoch
+        pool = np.concatenate([rng.permutation(n_pool) for _ in range(math.ceil(S * B / n_pool))])
+        for s in range(S):
+            modality = method.modality_schedule(epoch, n_epochs, s, S)
+            if modality is None:  # mixed: the next B of the pooled, shuffled items (rows >= Nf are voices)
+                rows = pool[s * B : (s + 1) * B]
+                yield d.mixed_batch(rows[rows < sizes["face"]], rows[rows >= sizes["face"]] - sizes["face"])
+                continue
             if modality not in sizes:
                 raise ValueError(f"{type(method).__name__}.modality_schedule returned {modality!r}")
             n = sizes[modality]

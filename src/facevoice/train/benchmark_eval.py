@@ -1,0 +1,88 @@
+"""Scoring for ``facevoice benchmark``: a trained method's embeddings, or the simulator oracle, on every protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+HEADLINE = ("test_unseen", "v2f", "random")  # split, direction, constraint of the ROC figure
+
+
+def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cpu"):
+    """Long results table of ``method.embed`` on every protocol, and headline (scores, labels)."""
+    from facevoice.eval.evaluate import evaluate_protocols
+    from facevoice.eval.evaluate_scorers import EmbeddingScorer
+    from facevoice.train.inference import embed_array
+
+    wanted = set(ps.items["item_id"])
+    sides = {}
+    for m in ("face", "voice"):
+        rows = bundle.rows(m)
+        mask = rows["item_id"].isin(wanted).to_numpy()
+        sides[m] = (
+            rows.loc[mask, "item_id"].to_numpy(str),
+            embed_array(method, bundle.embeddings[m][mask], m, device=device),
+        )
+    scorer = EmbeddingScorer(sides["face"], sides["voice"], "cosine")
+    res = evaluate_protocols(ps, scorer, bundle.manifest, kinds=ev["kinds"], reference=bool(ev["reference"]))
+    return res, _headline_scores(ps, scorer.pairs)
+
+
+def _headline_scores(ps, pair_fn) -> tuple[np.ndarray, np.ndarray] | None:
+    t = ps.trials
+    sel = t[(t["split"] == HEADLINE[0]) & (t["direction"] == HEADLINE[1]) & (t["constraint"] == HEADLINE[2])]
+    if sel.empty:
+        return None
+    scores = pair_fn(sel["probe_id"].to_numpy(str), sel["candidate_id"].to_numpy(str), HEADLINE[1])
+    return np.asarray(scores, np.float64), sel["label"].to_numpy(np.int8)
+
+
+class OracleScorer:
+    """The simulator oracle behind the evaluation engine's scorer interface, for one trial constraint.
+
+    ``pairs`` / ``galleries`` score item pairs; ``matrix`` uses the oracle's own matrix form (one
+    mixture evaluation for a whole retrieval split instead of one per chunk of pairs).
+    """
+
+    def __init__(self, oracle, constraint: str = "random") -> None:
+        self.oracle, self.constraint = oracle, None if constraint == "random" else constraint
+
+    def pairs(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
+        face, voice = (cand_ids, probe_ids) if direction == "v2f" else (probe_ids, cand_ids)
+        return np.asarray(self.oracle.scores(face, voice, constraint=self.constraint), np.float64)
+
+    def galleries(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
+        c = np.asarray(cand_ids, dtype=str)
+        p = np.repeat(np.asarray(probe_ids, dtype=str), c.shape[1])
+        return self.pairs(p, c.ravel(), direction).reshape(c.shape)
+
+    def matrix(self, probe_ids, cand_ids, direction: str) -> np.ndarray:
+        if direction == "v2f":  # score_matrix is (faces, voices)
+            return self.oracle.score_matrix(cand_ids, probe_ids, constraint=self.constraint).T
+        return self.oracle.score_matrix(probe_ids, cand_ids, constraint=self.constraint)
+
+
+def evaluate_oracle(oracle, ps, manifest: pd.DataFrame, ev: Mapping[str, Any]):
+    """The simulator oracle on the same protocols: per split (seen / prior mode) and per constraint."""
+    from facevoice.eval.evaluate import evaluate_protocols
+    from facevoice.eval.protocols import ProtocolSet
+
+    parts = []
+    for (_split, con), t in ps.trials.groupby(["split", "constraint"], sort=False):
+        sub = ProtocolSet(trials=t.reset_index(drop=True), items=ps.items)
+        parts.append(evaluate_protocols(sub, OracleScorer(oracle, con), manifest, kinds=["verification"]))
+    for _split, g in ps.galleries.groupby("split", sort=False):
+        sub = ProtocolSet(galleries=g.reset_index(drop=True), items=ps.items)
+        parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["matching"]))
+    if "retrieval" in ev["kinds"]:
+        for _split, r in ps.retrieval.groupby("split", sort=False):
+            sub = ProtocolSet(retrieval=r.reset_index(drop=True), items=ps.items)
+            parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["retrieval"]))
+    head = ps.trials[ps.trials["split"] == HEADLINE[0]]
+    headline = (
+        _headline_scores(ProtocolSet(trials=head), OracleScorer(oracle, HEADLINE[2]).pairs) if len(head) else None
+    )
+    return pd.concat(parts, ignore_index=True), headline
