@@ -114,7 +114,8 @@ def test_recipes_in_repo_resolve():
     cfg = load_benchmark("simvox1", seeds=[0], overrides=["train.epochs=2"])
     assert cfg["methods"] == ["fop", "sbnet", "paeff", "ssos", "contrastive"] and cfg["seeds"] == [0]
     fop = method_recipe(cfg, "fop")
-    assert fop["train"]["epochs"] == 2 and fop["method"]["lr"] == 1e-3 and fop["data"]["preset"] == "vox1"
+    assert fop["train"]["epochs"] == 2 and fop["method"]["lr"] == 3e-4 and fop["data"]["preset"] == "vox1"
+    assert fop["method"]["fusion"] == "linear" and method_recipe(cfg, "sbnet")["method"]["order"] == "random"
     assert fop["train"]["selection"] == "val"
 
 

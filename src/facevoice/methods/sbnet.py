@@ -11,6 +11,8 @@ voices pooled and shuffled together, as in the reference code), ``hefhev`` / ``h
 half of every epoch faces then voices, or the reverse), ``fvfv`` / ``vfvf`` (alternate whole
 epochs, starting with faces or voices), ``face_only``, ``voice_only``. A batch that carries both
 modalities (paired, or mixed with one label per row) goes through the branch in one pass.
+(The reference code's ``fvfv`` / ``vfvf`` interleave single face and voice rows of one identity
+inside every batch instead; facevoice follows METHODS.md, whole epochs.)
 
 Optimiser: Adam lr 1e-5 with exponential decay ``lr · rate^(step / decay_steps)``; rate 0.96 and
 ``decay_steps`` = one epoch by default (the paper gives no rate: facevoice's choice).
