@@ -19,6 +19,7 @@ from facevoice.encoders.base import Encoder, EncoderOutput, LoadedItem, SkipItem
 from facevoice.encoders.hf_common import (
     BackboneEncoderMixin,
     HFBackbone,
+    family_factory,
     load_backbone,
     masked_mean,
     stack_hidden,
@@ -185,15 +186,6 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         return emb_np, None if lay is None else lay.float().cpu().numpy()
 
 
-def _family_factory(family: str):
-    def make(source: str | Path | dict[str, Any], **kwargs: Any) -> HFAudioEncoder:
-        return HFAudioEncoder(source, family, **kwargs)
-
-    make.__name__ = f"make_{family}"
-    make.__doc__ = f"{family} voice encoder: ``source`` = hub name, local path or config dict."
-    return make
-
-
-make_wavlm = _family_factory("wavlm")
-make_hubert = _family_factory("hubert")
-make_wav2vec2 = _family_factory("wav2vec2")
+make_wavlm = family_factory(HFAudioEncoder, "wavlm", "voice")
+make_hubert = family_factory(HFAudioEncoder, "hubert", "voice")
+make_wav2vec2 = family_factory(HFAudioEncoder, "wav2vec2", "voice")

@@ -281,3 +281,14 @@ def tiny_config(family: str, seed: int = 0, **overrides: Any) -> dict[str, Any]:
     fam = resolve_family({"family": family})
     base = _TINY_AUDIO if FAMILIES[fam][0] == "voice" else _TINY_VISION
     return {**base, "family": fam, "seed": seed, **overrides}
+
+
+def family_factory(cls: type, family: str, what: str) -> Any:
+    """``make_<family>(source, **kwargs) -> cls(source, family, **kwargs)``, the registry entry of one model family."""
+
+    def make(source: str | Path | dict[str, Any], **kwargs: Any) -> Any:
+        return cls(source, family, **kwargs)
+
+    make.__name__ = f"make_{family}"
+    make.__doc__ = f"{family} {what} encoder: ``source`` = hub name, local path or config dict."
+    return make

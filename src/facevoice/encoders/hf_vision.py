@@ -15,7 +15,13 @@ import numpy as np
 import torch
 
 from facevoice.encoders.base import Encoder, EncoderOutput, LoadedItem
-from facevoice.encoders.hf_common import BackboneEncoderMixin, HFBackbone, load_backbone, stack_hidden
+from facevoice.encoders.hf_common import (
+    BackboneEncoderMixin,
+    HFBackbone,
+    family_factory,
+    load_backbone,
+    stack_hidden,
+)
 from facevoice.encoders.hf_common import weights_hash as module_hash
 
 POOLINGS = ("pooler", "cls", "mean")
@@ -140,15 +146,6 @@ class HFVisionEncoder(BackboneEncoderMixin, Encoder):
         return EncoderOutput(emb.float().cpu().numpy(), None if lay is None else lay.float().cpu().numpy())
 
 
-def _family_factory(family: str):
-    def make(source: str | Path | dict[str, Any], **kwargs: Any) -> HFVisionEncoder:
-        return HFVisionEncoder(source, family, **kwargs)
-
-    make.__name__ = f"make_{family}"
-    make.__doc__ = f"{family} face encoder: ``source`` = hub name, local path or config dict."
-    return make
-
-
-make_siglip = _family_factory("siglip")
-make_clip = _family_factory("clip")
-make_dinov2 = _family_factory("dinov2")
+make_siglip = family_factory(HFVisionEncoder, "siglip", "face")
+make_clip = family_factory(HFVisionEncoder, "clip", "face")
+make_dinov2 = family_factory(HFVisionEncoder, "dinov2", "face")
