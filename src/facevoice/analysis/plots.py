@@ -8,14 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+from facevoice.report.figures import pyplot, save_figure
 
 
 def metric_scatter(
@@ -36,7 +29,7 @@ def metric_scatter(
     rho, p_rho = spearman(x, y)
     r, _ = pearson(x, y)
     slope, intercept = np.polyfit(x, y, 1)
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.6))
     ax.scatter(x, y, s=28, color="tab:blue", zorder=3)
     grid = np.linspace(x.min(), x.max(), 50)
@@ -48,12 +41,7 @@ def metric_scatter(
     ax.set_ylabel(ylabel)
     ax.set_title(f"Spearman ρ = {rho:.2f} (p = {p_rho:.2g}), Pearson r = {r:.2f}", fontsize=9)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=150)
 
 
 def cka_heatmap(
@@ -68,7 +56,7 @@ def cka_heatmap(
         if c not in table.columns:
             raise KeyError(f"heatmap needs column {c!r}; table has {list(table.columns)}")
     grid = table.pivot_table(index=row, columns=col, values=value, aggfunc="mean")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * grid.shape[1], 1.0 + 0.6 * grid.shape[0]))
     im = ax.imshow(grid.to_numpy(), cmap="viridis", aspect="auto")
     ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns], rotation=30, ha="right", fontsize=8)
@@ -83,9 +71,4 @@ def cka_heatmap(
     ax.set_xlabel(col)
     ax.set_ylabel(row)
     fig.colorbar(im, ax=ax, label=value)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=150)

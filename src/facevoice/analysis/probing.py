@@ -140,11 +140,9 @@ def layerwise_probe(
 
 def plot_probe(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Accuracy per layer for one or more encoders (x: relative depth when depths differ) → image file."""
-    import matplotlib
+    from facevoice.report.figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     depths = {len(t) for t in tables.values()}
     relative = len(depths) > 1
     fig, ax = plt.subplots(figsize=(5.5, 3.5))
@@ -156,9 +154,4 @@ def plot_probe(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     ax.set_ylabel("held-out identity accuracy (%)")
     ax.set_ylim(0, 100)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=150)

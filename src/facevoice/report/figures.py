@@ -14,7 +14,8 @@ import pandas as pd
 from facevoice.eval.metrics import det_curve, eer, roc_curve
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (imported lazily)."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -25,7 +26,7 @@ def _plt():
 
 def roc_figure(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str = "ROC") -> Path:
     """ROC curves of several systems: ``systems[name] = (scores (T,), labels (T,))``."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     for name, (scores, labels) in systems.items():
         fpr, tpr, _ = roc_curve(scores, labels, drop_intermediate=True)
@@ -33,14 +34,14 @@ def roc_figure(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str |
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title, xlim=(0, 1), ylim=(0, 1))
     ax.legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def det_figure(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str | Path, title: str = "DET") -> Path:
     """DET curves (miss vs false-alarm rate on normal-deviate axes) of several systems."""
     from scipy.stats import norm
 
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     ticks = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 0.9])
     clip = (1e-3, 1 - 1e-3)
@@ -53,14 +54,14 @@ def det_figure(systems: Mapping[str, tuple[np.ndarray, np.ndarray]], path: str |
     lim = norm.ppf([0.005, 0.95])
     ax.set(xlabel="false alarm rate (%)", ylabel="miss rate (%)", title=title, xlim=lim, ylim=lim)
     ax.legend(fontsize=7, loc="upper right")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def one_to_n_figure(
     table: pd.DataFrame, path: str | Path, title: str = "1:N matching", directions: Sequence[str] = ("v2f", "f2v")
 ) -> Path:
     """Accuracy against N: ``table`` has columns system, direction, n, accuracy (and optional std)."""
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(directions), figsize=(4.4 * len(directions), 3.8), squeeze=False)
     for ax, direction in zip(axes[0], directions, strict=True):
         sub = table[table["direction"] == direction]
@@ -74,13 +75,14 @@ def one_to_n_figure(
         ax.plot(ns, 100 / ns, color="0.6", ls="--", lw=0.8, label="chance")
         ax.set(xlabel="N (candidates)", ylabel="accuracy (%)", title=f"{title}: {direction}")
         ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig, path: str | Path) -> Path:
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Lay out, write ``fig`` to ``path`` (parent folders created), close it; return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    _plt().close(fig)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
     return path

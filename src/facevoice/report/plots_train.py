@@ -8,14 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+from facevoice.report.figures import pyplot, save_figure
 
 
 def read_metrics(run_dir: str | Path) -> pd.DataFrame:
@@ -35,7 +28,7 @@ def training_curves_figure(runs: pd.DataFrame, path: str | Path) -> Path | None:
             curves[method] = m
     if not curves:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.8))
     for method, m in curves.items():
         if "val_eer" in m:
@@ -47,7 +40,7 @@ def training_curves_figure(runs: pd.DataFrame, path: str | Path) -> Path | None:
     a2.set(xlabel="epoch", ylabel="training loss", title="training loss", yscale="log")
     a1.legend(fontsize=7)
     a2.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_unseen") -> Path | None:
@@ -62,7 +55,7 @@ def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_
         return None
     methods = list(dict.fromkeys(s["method"]))
     cons = list(dict.fromkeys(s["constraint"]))
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(methods) * len(cons) / 3), 3.8))
     width = 0.8 / len(cons)
     for j, c in enumerate(cons):
@@ -72,7 +65,7 @@ def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_
     ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods, rotation=20)
     ax.set(ylabel="EER (%)", title=f"{split} V→F EER by constraint")
     ax.legend(fontsize=7, ncol=len(cons))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def benchmark_figures(out: Path, summary: pd.DataFrame, runs: pd.DataFrame, one_to_n: pd.DataFrame) -> dict[str, Path]:
@@ -101,12 +94,3 @@ def benchmark_figures(out: Path, summary: pd.DataFrame, runs: pd.DataFrame, one_
         if curves is not None:
             figs["Training curves (first seed)"] = curves
     return figs
-
-
-def _save(fig, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    _plt().close(fig)
-    return path
