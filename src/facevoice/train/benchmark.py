@@ -253,7 +253,7 @@ def _run_row(name: str, seed: int, run_dir: Path, info: Mapping[str, Any]) -> di
         "status": info.get("status"),
         "epochs": info.get("epoch"),
         "best_epoch": info.get("best_epoch"),
-        "best_val_eer": info.get("best_metric"),
+        "best_val_eer": (info.get("best_val") or {}).get("val_eer"),
         "time_per_epoch_s": info.get("time_per_epoch_s", info.get("fit_time_s")),
         "samples_per_s": info.get("samples_per_s"),
         "n_trainable_parameters": info.get("n_trainable_parameters"),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SELECTIONS = ("val", "last", "test_reference")
+VAL_METRICS = ("eer", "auc", "auc_mean")  # facevoice.train.validation.VAL_METRICS (kept torch-free here)
 VOLATILE_KEYS = ("progress", "out", "resume", "stop_after_epoch")  # do not change what a run computes
 
 
@@ -15,7 +16,7 @@ VOLATILE_KEYS = ("progress", "out", "resume", "stop_after_epoch")  # do not chan
 class TrainConfig:
     """Trainer settings. ``lr`` / ``weight_decay``, when set, override the method's hyper-parameters.
 
-    selection: ``val`` (default: best validation EER on held-out identities), ``last`` (final
+    selection: ``val`` (default: best validation metric on held-out identities), ``last`` (final
     epoch), or ``test_reference`` (the reference code's behaviour: select on the unseen *test*
     identities — optimistic, logged with a warning, only for reproducing published numbers).
     num_threads: torch CPU threads during the run (restored afterwards); ``None`` keeps torch's
@@ -36,7 +37,8 @@ class TrainConfig:
     num_threads: int | None = 1
     steps_per_epoch: int | None = None
     val_seed: int = 0
-    val_max_probes: int = 5000
+    val_max_items: int = 5000
+    val_metric: str = "eer"
     val_fraction: float = 0.1
     val_every: int = 1
     patience: int | None = None
@@ -50,6 +52,8 @@ class TrainConfig:
             raise ValueError(f"train.selection must be one of {list(SELECTIONS)}, got {self.selection!r}")
         if int(self.epochs) < 1:
             raise ValueError(f"train.epochs must be >= 1, got {self.epochs}")
+        if self.val_metric not in VAL_METRICS:
+            raise ValueError(f"train.val_metric must be one of {list(VAL_METRICS)}, got {self.val_metric!r}")
         if int(self.val_every) < 1:
             raise ValueError(f"train.val_every must be >= 1, got {self.val_every}")
         self.epochs, self.seed, self.val_every = int(self.epochs), int(self.seed), int(self.val_every)

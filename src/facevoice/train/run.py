@@ -4,7 +4,7 @@ Run directory::
 
     config.yaml          the resolved recipe (after overrides)
     run.json             method, dims, classes, git sha, data fingerprint (manifest / embedding hashes,
-                         encoder tags), selection, status, best epoch, mean time per epoch
+                         encoder tags), selection (+ val_metric), status, best epoch, mean time per epoch
     classes.json         class index -> training identity (and identities dropped for lack of a modality)
     metrics.jsonl        one line per epoch
     checkpoints/last/    weights + resume state;  checkpoints/best/  weights selected on validation
@@ -145,6 +145,7 @@ def train(
         "n_classes": data.n_classes,
         "seed": tcfg.seed,
         "selection": tcfg.selection,
+        "val_metric": tcfg.val_metric,
         "selection_splits": list(sel_splits),
         "carved_val_identities": carved,
         "git_sha": git_sha(),
@@ -165,6 +166,9 @@ def train(
     best = info.get("best_metric")
     if best is not None and not np.isfinite(best):
         info["best_metric"] = None
+    best_json = run_dir / "checkpoints" / "best.json"
+    if best_json.exists():  # the selected epoch's validation figures (EER, AUCs, val_metric)
+        info["best_val"] = {k: v for k, v in json.loads(best_json.read_text()).items() if k.startswith("val_")}
     tests = (config.get("data") or {}).get("tests")
     if tests and info["status"] != "interrupted":
         from facevoice.interop.feature_csv import evaluate_feature_lists
@@ -214,7 +218,9 @@ def _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume) -> dic
         return _fit_untrained(method, bundle, run_dir)
     val = None
     if sel_splits:
-        val = ValidationSet.from_bundle(bundle, sel_splits, tcfg.val_seed, tcfg.val_max_probes, device)
+        val = ValidationSet.from_bundle(
+            bundle, sel_splits, tcfg.val_seed, tcfg.val_max_items, device, metric=tcfg.val_metric
+        )
         if val is None:
             raise ValueError(f"selection={tcfg.selection} needs >= 2 identities with both modalities in {sel_splits}")
     return Trainer(method, data, val, run_dir, tcfg).fit(resume=resume)

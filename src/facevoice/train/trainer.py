@@ -5,8 +5,9 @@ It knows nothing method-specific: a :class:`~facevoice.methods.base.Method` supp
 ``method.sampling``. Per epoch it appends one line to ``metrics.jsonl`` (mean loss terms, learning
 rate, train / validation time, samples/s, validation EER/AUC, whether it is the best so far) and
 writes ``checkpoints/last`` (weights + optimiser, scheduler and RNG states); ``checkpoints/best``
-holds the weights of the epoch with the lowest validation EER. ``fit(resume=True)`` restores
-``last`` and reproduces the uninterrupted run exactly (same batches, same dropout masks).
+holds the weights of the epoch with the best validation metric (``train.val_metric``, EER by
+default). ``fit(resume=True)`` restores ``last`` and reproduces the uninterrupted run exactly (same
+batches, same dropout masks).
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ class Trainer:
             t0 = time.perf_counter()
             out = self.val.evaluate(self.method)
             out["val_time_s"] = time.perf_counter() - t0
-            metric = out["val_eer"]
+            metric = out["val_metric"]
             improved = bool(np.isfinite(metric) and metric < self.state["best_metric"])
             if improved:
                 self.state["best_metric"] = float(metric)
