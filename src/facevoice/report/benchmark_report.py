@@ -78,7 +78,7 @@ def headline_table(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def cca_check(head: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per trained method: does it beat CCA on unseen-unheard EER and AUC (means over seeds)?"""
+    """Per trained method: does it beat CCA on unseen-unheard EER and AUC, and where it does not (seed means)?"""
     if "cca" not in set(head["method"]):
         return {}
     cca = head[head["method"] == "cca"].iloc[0]
@@ -92,7 +92,20 @@ def cca_check(head: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "beats_cca_eer": bool(r["UU EER"] < cca["UU EER"]),
             "beats_cca_auc": bool(r["UU AUC"] > cca["UU AUC"]),
             "beats_cca_seen_eer": bool(r["SH EER"] < cca["SH EER"]) if np.isfinite(r["SH EER"]) else None,
+            "trails_cca": _trailing_columns(r, cca),
         }
+    return out
+
+
+def _trailing_columns(row: pd.Series, cca: pd.Series) -> dict[str, tuple[float, float]]:
+    """Headline columns where ``row`` is not better than CCA: name -> (method mean, CCA value)."""
+    out = {}
+    for col in HEADLINE_COLUMNS:
+        a, b = float(row[col]), float(cca[col])
+        if not (np.isfinite(a) and np.isfinite(b)):
+            continue
+        if (a >= b) if "EER" in col else (a <= b):
+            out[col] = (a, b)
     return out
 
 
@@ -219,10 +232,18 @@ def render_report(meta: Mapping[str, Any], head: pd.DataFrame, checks: Mapping, 
         headline_markdown(head),
     ]
     if checks:
-        lines += ["## Versus the CCA baseline (unseen-unheard)", ""]
+        lines += ["## Versus the CCA baseline", ""]
         for name, c in checks.items():
             verdict = "beats" if c["beats_cca_eer"] and c["beats_cca_auc"] else "does NOT beat"
-            lines.append(f"- **{name}** {verdict} CCA: EER {100 * c['uu_eer']:.1f}% vs {100 * c['cca_uu_eer']:.1f}%")
+            eers = f"{100 * c['uu_eer']:.1f}% vs {100 * c['cca_uu_eer']:.1f}%"
+            line = f"- **{name}** {verdict} CCA on unseen-unheard EER: {eers}"
+            trails = c.get("trails_cca") or {}
+            if trails:
+                worse = ", ".join(f"{k} {100 * a:.1f} vs {100 * b:.1f}" for k, (a, b) in trails.items())
+                line += f"; trails or ties it on {worse}"
+            else:
+                line += "; better on every headline column"
+            lines.append(line)
         lines.append("")
     for title, path in figures.items():
         lines += [f"## {title}", "", f"![{title}]({Path(path).name})", ""]
