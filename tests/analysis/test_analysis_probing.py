@@ -15,14 +15,6 @@ from facevoice.encoders import create_encoder
 TINY = dict(family="siglip", hidden_size=32, num_attention_heads=2, intermediate_size=64, image_size=32, patch_size=8)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _planted_faces(root: Path, n_ids: int = 4, per_id: int = 10, seed: int = 0) -> pd.DataFrame:
     """Identity k: a random 8x8x3 patch Q_k placed with sign +1 on 8 and -1 on 8 of the 16 patches
     (random arrangement per image), plus pixel noise. Averaged over patches the pattern cancels, so a

@@ -13,17 +13,6 @@ from extract_helpers import write_faces, write_voices
 from facevoice.encoders.hf_common import tiny_config
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tests share 2 cores with other jobs: one intra-op thread avoids oversubscription stalls."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture
 def voice_folder(tmp_path) -> Path:
     """``root/<id>/voices/*.wav`` for 4 identities plus broken files under identity ``broken``."""

@@ -12,21 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-import torch
 
 from facevoice.encoders.hf_common import tiny_config
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    """One torch thread per test: on a shared 2-core machine, thread pools spin against each other
-    (a tiny run took 46 s with 2 threads under load, 8.6 s with one)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 # the registry's tiny offline test models (same configs the encoder tests use)
 TINY_AUDIO = tiny_config("wavlm")

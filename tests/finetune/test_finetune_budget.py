@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from finetune_media import TINY_AUDIO, TINY_VISION, single_thread  # noqa: F401  (autouse fixture)
+from finetune_media import TINY_AUDIO, TINY_VISION
 
 from facevoice.finetune.budget import dry_run, meta_backbone, parameter_report
 from facevoice.finetune.model import build_dual_encoder

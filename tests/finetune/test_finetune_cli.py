@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from finetune_media import TINY_VISION, single_thread  # noqa: F401  (autouse fixture)
+from finetune_media import TINY_VISION
 from typer.testing import CliRunner
 
 from facevoice.cli import app

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from finetune_media import TINY_AUDIO, TINY_VISION, single_thread, write_media  # noqa: F401  (autouse fixture)
+from finetune_media import TINY_AUDIO, TINY_VISION, write_media
 
 from facevoice.data.manifest import make_manifest
 from facevoice.encoders import create_encoder

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import yaml
-from finetune_media import single_thread, tiny_config, write_media  # noqa: F401  (autouse fixture)
+from finetune_media import tiny_config, write_media
 from safetensors.torch import load_file
 from torch.testing import assert_close
 

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from finetune_media import TINY_AUDIO, TINY_VISION, single_thread  # noqa: F401  (autouse fixture)
+from finetune_media import TINY_AUDIO, TINY_VISION
 
 from facevoice.encoders.hf_common import load_backbone
 from facevoice.finetune.lora import (

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from finetune_media import single_thread, tiny_config, write_media  # noqa: F401  (autouse fixture)
+from finetune_media import tiny_config, write_media
 from safetensors.torch import load_file
 
 from facevoice.data.manifest import write_manifest
