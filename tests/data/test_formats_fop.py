@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.data.formats import FormatError, read_fop_features, read_fop_verification_list
+from facevoice.data.formats import (
+    FormatError,
+    canonical_labels,
+    read_feature_matrix,
+    read_fop_features,
+    read_fop_verification_list,
+)
 
 
 def _csv(path, X, labels=None, fmt="{:.6f}"):
@@ -119,3 +125,44 @@ def test_verification_list_label_column_in_one_file_only(pair):
     f, v = _csv(tmp / "lf.csv", Xf, labels), _csv(tmp / "nv.csv", Xv)
     with pytest.raises(FormatError, match="ends in a label column but"):
         read_fop_verification_list(f, v)
+
+
+def test_trailing_blank_lines_and_crlf_are_accepted(pair):
+    tmp, Xf, Xv, labels = pair
+    f, v = _csv(tmp / "face.csv", Xf, labels), _csv(tmp / "voice.csv", Xv, labels)
+    f.write_text(f.read_text() + "\n\n")
+    v.write_bytes(v.read_text().replace("\n", "\r\n").encode())
+    out = read_fop_features(f, v, face_dim=5, voice_dim=3)
+    assert out.face.shape == (6, 5) and out.labels.tolist() == labels
+
+
+def test_integral_labels_match_whatever_their_spelling(pair):
+    tmp, Xf, Xv, _ = pair
+    f = _csv(tmp / "f.csv", Xf, ["3.0", "3.0", "10001.00", "+7", "7", "id8"])
+    v = _csv(tmp / "v.csv", Xv, ["3", "3", "10001", "7", "7.0", "id8"])
+    assert read_fop_features(f, v).labels.tolist() == ["3", "3", "10001", "7", "7", "id8"]
+    lst = read_fop_verification_list(f, v, face_dim=5, voice_dim=3)
+    assert lst.labels.tolist() == [1] * 6
+    assert canonical_labels(np.array([" 2.50", "1e3", "-4.0"])).tolist() == ["2.50", "1e3", "-4"]
+
+
+def test_one_feature_short_is_named_not_misread(pair):
+    tmp, Xf, Xv, labels = pair
+    short = _csv(tmp / "short.csv", Xf[:, :4], labels)  # 4 features + a text label = 5 columns
+    with pytest.raises(FormatError, match=r"short\.csv: has 5 columns and the last one holds text .*'id10001'.*only 4"):
+        read_fop_verification_list(short, _csv(tmp / "v.csv", Xv, labels), face_dim=5, voice_dim=3)
+    # 4 features + an integer label, read as 5 features: cannot be told apart, but it is flagged
+    ints = _csv(tmp / "ints.csv", Xf[:, :4], [1, 1, 2, 3, 3, 4])
+    with pytest.warns(UserWarning, match=r"ints\.csv: the last of its 5 feature columns holds only integers"):
+        X, lab = read_feature_matrix(ints, 5)
+    assert X.shape == (6, 5) and lab is None
+
+
+def test_read_feature_matrix(pair):
+    tmp, Xf, _, labels = pair
+    X, lab = read_feature_matrix(_csv(tmp / "f.csv", Xf, labels), 5)
+    assert X.shape == (6, 5) and lab.tolist() == labels
+    X, lab = read_feature_matrix(_csv(tmp / "n.csv", Xf), 5)
+    assert X.shape == (6, 5) and lab is None
+    with pytest.raises(FormatError, match=r"n\.csv: has 5 columns, expected 6 or 7"):
+        read_feature_matrix(tmp / "n.csv", 6)

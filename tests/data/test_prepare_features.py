@@ -38,6 +38,11 @@ def test_pairs_to_manifest_and_stores(tmp_path):
     np.testing.assert_allclose(voice.read(["voice:v_train:5"])[0], vtr[5], atol=1e-6)
     prepare_features(pairs, tmp_path / "out")  # idempotent re-run
     assert len(face) == 10
+    # the output folder is a bundle: face_store/ and voice_store/ are found by EmbeddingBundle.load
+    from facevoice.data.bundle import EmbeddingBundle
+
+    bundle = EmbeddingBundle.load(tmp_path / "out")
+    assert bundle.embeddings["face"].shape == (10, 8) and bundle.embeddings["voice"].shape == (10, 5)
 
 
 def test_misaligned_or_bad_csvs_are_errors(tmp_path):
@@ -50,9 +55,9 @@ def test_misaligned_or_bad_csvs_are_errors(tmp_path):
         prepare_features(
             [FeaturePair(str(tmp_path / "f.csv"), str(tmp_path / "v_short.csv"), "train")], tmp_path / "o1"
         )
-    with pytest.raises(ValueError, match="row 1 labels differ"):
+    with pytest.raises(ValueError, match="line 2: labels differ"):
         prepare_features([FeaturePair(str(tmp_path / "f.csv"), str(tmp_path / "v_swap.csv"), "train")], tmp_path / "o2")
-    with pytest.raises(ValueError, match="v_text.csv: row 0"):
+    with pytest.raises(ValueError, match=r"v_text.csv line 1: column 3 is not numeric"):
         prepare_features([FeaturePair(str(tmp_path / "f.csv"), str(tmp_path / "v_text.csv"), "train")], tmp_path / "o3")
     with pytest.raises(ValueError, match="expected face.csv"):
         FeaturePair.parse("only,two")

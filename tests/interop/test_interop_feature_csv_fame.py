@@ -145,3 +145,59 @@ def test_benchmark_on_feature_csvs_and_lists(csvs, tmp_path):
     assert set(lists["method"]) == {"tiny", "cca"} and set(lists["split"]) == {"uu"}
     assert int(lists.loc[lists["method"] == "tiny", "n_seeds"].iloc[0]) == 2
     assert "Verification lists" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_cli_data_options_keep_dotted_data_overrides(csvs):
+    from facevoice.train.recipes import apply_cli_data
+
+    overrides = [
+        "data.val.face_csv=vf.csv",
+        "data.val.voice_csv=vv.csv",
+        "data.tests.uu.labels=parity",
+        "data.face_csv=ignored.csv",  # the option names the training files
+        "train.epochs=2",
+    ]
+    cfg = apply_cli_data(
+        {"data": {"source": "simulated", "preset": "vox1"}},
+        face_csv="f.csv",
+        voice_csv="v.csv",
+        tests=["uu=tf.csv,tv.csv"],
+        overrides=overrides,
+    )
+    assert cfg["data"] == {
+        "source": "feature_csv",
+        "face_csv": "f.csv",
+        "voice_csv": "v.csv",
+        "val": {"face_csv": "vf.csv", "voice_csv": "vv.csv"},
+        "tests": {"uu": {"face_csv": "tf.csv", "voice_csv": "tv.csv", "labels": "parity"}},
+    }
+    with pytest.raises(ValueError, match="'uu' given twice"):
+        apply_cli_data({}, tests=["uu=a,b", "uu=c,d"])
+
+
+def test_val_section_needs_both_files(csvs):
+    data = {**_data(csvs), "val": {"face_csv": str(csvs["face_csv"])}}
+    with pytest.raises(ValueError, match=r"data.val needs face_csv and voice_csv.*voice_csv"):
+        load_feature_csv_bundle(data)
+
+
+def test_bad_test_list_fails_before_training(csvs, tmp_path):
+    from facevoice.data.formats import FormatError
+
+    bad = tmp_path / "bad_face.csv"
+    rows = Path(csvs["test"]["face_csv"]).read_text().splitlines()
+    bad.write_text("\n".join(",".join(r.split(",")[1:]) for r in rows) + "\n")  # one feature short
+    data = {**_data(csvs), "tests": {"uu": {"face_csv": str(bad), "voice_csv": csvs["test"]["voice_csv"]}}}
+    cfg = {"data": data, "method": {"name": METHOD}, "train": {"epochs": 2, "progress": False}}
+    with pytest.raises(FormatError, match=r"bad_face\.csv: has 16 columns and the last one holds text"):
+        train(cfg, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "metrics.jsonl").exists()
+
+
+def test_fame_features_with_wrong_width_are_refused(csvs, tmp_path):
+    from facevoice.interop.fame import read_test_features
+
+    X = read_test_features(csvs["fame"]["face_csv"], 16)
+    assert X.shape[1] == 16
+    with pytest.raises(FameFormatError, match=r"fame_face\.csv: has 16 columns, expected 14 or 15"):
+        read_test_features(csvs["fame"]["face_csv"], 14)

@@ -2,12 +2,19 @@
 
 Every module in this package (other than ``__init__``) that defines ``register(app)`` adds its
 subcommands; heavy imports stay inside the command functions so ``facevoice --help`` is instant.
+
+Errors caused by the user's input (a malformed file, a missing path, a bad option value, a store or
+checkpoint that does not fit) are printed as one ``error: ...`` line naming the file and the
+problem, exit status 1; ``FACEVOICE_DEBUG=1`` shows the full traceback instead. Other exceptions
+(bugs) keep their traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import sys
 
 import typer
 
@@ -38,6 +45,24 @@ def _register_all() -> None:
 _register_all()
 
 
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that describe bad input rather than a bug (their messages name the file)."""
+    from facevoice.finetune.cache import InputCacheError
+    from facevoice.store.embedding_store import StoreError
+    from facevoice.train.benchmark import BenchmarkError
+    from facevoice.train.checkpoint import CheckpointError
+
+    # ValueError covers FormatError, ConfigError, ManifestError, ProtocolError, FameFormatError, ...
+    return (ValueError, OSError, StoreError, CheckpointError, BenchmarkError, InputCacheError)
+
+
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: user errors as one ``error:`` line (see the module docstring)."""
+    try:
+        app()
+    except Exception as exc:
+        if os.environ.get("FACEVOICE_DEBUG") or not isinstance(exc, _user_errors()):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"({type(exc).__name__}; set FACEVOICE_DEBUG=1 for the traceback)", file=sys.stderr)
+        raise SystemExit(1) from None

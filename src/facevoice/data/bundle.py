@@ -84,6 +84,9 @@ class EmbeddingBundle:
     def load(cls, root: str | Path, manifest: str | Path | pd.DataFrame | None = None) -> EmbeddingBundle:
         """Load a bundle folder (or a manifest plus store folders ``<root>/face``, ``<root>/voice``).
 
+        ``<root>/face_store`` / ``voice_store`` (the layout ``facevoice prepare features`` writes) are
+        used when ``<root>/face`` / ``voice`` do not exist.
+
         Items present in the manifest but missing from a store raise with their ids.
         """
         root = Path(root)
@@ -96,7 +99,10 @@ class EmbeddingBundle:
             ids = df.loc[df["modality"] == m, "item_id"].tolist()
             if not ids:
                 continue
-            store = EmbeddingStore.open(root / m)
+            folder = root / m
+            if not folder.exists() and (root / f"{m}_store").exists():  # `facevoice prepare features` output
+                folder = root / f"{m}_store"
+            store = EmbeddingStore.open(folder)
             embeddings[m] = store.read(ids)
             tags[m] = store.encoder_tag
             meta[m] = store.meta.get("meta", {})

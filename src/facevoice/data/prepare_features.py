@@ -43,33 +43,15 @@ class FeaturePair:
         return cls(*parts)
 
 
-def _label(v: object) -> str:
-    s = str(v).strip()
-    try:
-        f = float(s)
-    except ValueError:
-        return s
-    return str(int(f)) if f.is_integer() else s
-
-
 def read_feature_csv(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """FOP-style CSV → features ``(N, D)`` float32 and labels ``(N,)``; errors name the file and row."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"feature CSV not found: {path}")
-    table = pd.read_csv(path, header=None, dtype=str, keep_default_na=False)
-    if table.shape[1] < 2:
-        raise ValueError(f"{path}: needs at least one feature column and a label column, has {table.shape[1]}")
-    labels = [_label(v) for v in table.iloc[:, -1]]
-    feats = table.iloc[:, :-1].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float32)
-    bad = ~np.isfinite(feats).all(axis=1)
-    if bad.any():
-        row = int(np.argmax(bad))
-        raise ValueError(f"{path}: row {row} has a non-numeric or non-finite feature value")
-    empty = [i for i, lab in enumerate(labels) if not lab]
-    if empty:
-        raise ValueError(f"{path}: row {empty[0]} has an empty label")
-    return feats, labels
+    """FOP-style CSV → features ``(N, D)`` float32 and labels ``(N,)`` (integral labels as ``"3"``, not ``"3.0"``).
+
+    The reader of :mod:`facevoice.data.formats`: errors name the file and the 1-based line.
+    """
+    from facevoice.data.formats_csv import read_feature_matrix
+
+    X, labels = read_feature_matrix(path, label=True)
+    return X, [str(v) for v in labels]
 
 
 def _store_tag(modality: str, files: list[str]) -> str:
@@ -94,7 +76,9 @@ def prepare_features(pairs: Sequence[FeaturePair | str], out_dir: str | Path, ch
         mismatch = [i for i, (a, b) in enumerate(zip(flab, vlab, strict=True)) if a != b]
         if mismatch:
             i = mismatch[0]
-            raise ValueError(f"{pair.face_csv} / {pair.voice_csv}: row {i} labels differ ({flab[i]!r} vs {vlab[i]!r})")
+            raise ValueError(
+                f"{pair.face_csv} / {pair.voice_csv} line {i + 1}: labels differ ({flab[i]!r} vs {vlab[i]!r})"
+            )
         for modality, csv, X, labels in (("face", pair.face_csv, fx, flab), ("voice", pair.voice_csv, vx, vlab)):
             stem = Path(csv).stem
             for row, lab in enumerate(labels):

@@ -50,21 +50,21 @@ def read_trial_keys(path: str | Path) -> tuple[list[str], np.ndarray | None]:
 
 
 def read_test_features(path: str | Path, dim: int) -> np.ndarray:
-    """The first ``dim`` columns of a headerless feature CSV -> (T, dim) float32 (extra columns ignored)."""
+    """A headerless feature CSV -> (T, dim) float32: ``dim`` columns, or ``dim`` + a last label column.
+
+    Any other column count is refused (naming the file), never truncated; parsing, blank lines and
+    line-numbered errors are those of :mod:`facevoice.data.formats`.
+    """
+    from facevoice.data.formats_csv import FormatError, read_feature_matrix
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"FAME feature file not found: {path}")
     try:
-        df = pd.read_csv(path, header=None)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise FameFormatError(f"{path}: unreadable CSV ({exc})") from exc
-    if df.shape[1] < dim:
-        raise FameFormatError(f"{path}: {df.shape[1]} columns, the model expects {dim}-d features")
-    X = df.iloc[:, :dim].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
-    bad = ~np.isfinite(X).all(axis=1)
-    if bad.any():
-        raise FameFormatError(f"{path} line {int(np.argmax(bad)) + 1}: non-numeric or missing feature value")
-    return X.astype(np.float32)
+        X, _ = read_feature_matrix(path, int(dim))
+    except FormatError as exc:
+        raise FameFormatError(str(exc)) from exc
+    return X
 
 
 def fame_distances(face_emb: np.ndarray, voice_emb: np.ndarray, normalize: bool = True) -> np.ndarray:

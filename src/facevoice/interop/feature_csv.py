@@ -59,12 +59,15 @@ def load_feature_csv_bundle(section: Mapping[str, Any]) -> EmbeddingBundle:
     faces, voices = [train.face], [train.voice]
     val = section.get("val") or {}
     if val:
+        missing = [k for k in ("face_csv", "voice_csv") if not val.get(k)]
+        if missing:
+            raise ValueError(f"data.val needs face_csv and voice_csv (row-aligned validation CSVs); missing {missing}")
         v = read_fop_features(val["face_csv"], val["voice_csv"], **dims)
-        shared = sorted(set(v.labels) & set(train.labels))
+        shared = sorted(str(x) for x in set(v.labels) & set(train.labels))
         if shared:
             raise ValueError(
                 f"{val['face_csv']}: {len(shared)} validation identities also in {section['face_csv']} "
-                f"(e.g. {shared[:5]}); validation identities must be held out"
+                f"(e.g. {', '.join(shared[:5])}); validation identities must be held out"
             )
         frames += _rows("val", "val", v.labels)
         faces.append(v.face)
@@ -81,19 +84,12 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
 
     Returns ``{name: {eer, auc, reference_eer, n_trials, n_target, label_source, parity_agreement}}``.
     """
-    from facevoice.data.formats import read_fop_verification_list
     from facevoice.eval.metrics import auc, eer, reference_eer
 
     out: dict[str, dict[str, Any]] = {}
     for name, spec in dict(section.get("tests") or {}).items():
-        if not spec.get("face_csv") or not spec.get("voice_csv"):
-            raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
-        lst = read_fop_verification_list(
-            spec["face_csv"],
-            spec["voice_csv"],
-            labels=spec.get("labels", "auto"),
-            face_dim=section.get("face_dim") or method.d_face,
-            voice_dim=section.get("voice_dim") or method.d_voice,
+        lst = read_feature_list(
+            name, spec, section.get("face_dim") or method.d_face, section.get("voice_dim") or method.d_voice
         )
         scores = pair_scores(method, lst.face, lst.voice, device)
         out[name] = {
@@ -109,6 +105,29 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
     return out
 
 
+def read_feature_list(name: str, spec: Mapping[str, Any], d_face: int, d_voice: int) -> Any:
+    """Read and check one ``data.tests.<name>`` list (:class:`~facevoice.data.formats.FOPVerificationList`)."""
+    from facevoice.data.formats import read_fop_verification_list
+
+    if not isinstance(spec, Mapping) or not spec.get("face_csv") or not spec.get("voice_csv"):
+        raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
+    labels = spec.get("labels", "auto")
+    return read_fop_verification_list(
+        spec["face_csv"], spec["voice_csv"], labels=labels, face_dim=d_face, voice_dim=d_voice
+    )
+
+
+def check_feature_lists(section: Mapping[str, Any], d_face: int, d_voice: int) -> dict[str, int]:
+    """Parse every ``section["tests"]`` list before training (so a bad file fails in seconds, not after
+    the last epoch); returns ``{name: n_trials}``. The lists are read again for scoring afterwards."""
+    return {
+        name: len(
+            read_feature_list(name, spec, section.get("face_dim") or d_face, section.get("voice_dim") or d_voice).labels
+        )
+        for name, spec in dict(section.get("tests") or {}).items()
+    }
+
+
 def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Cosine scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features under ``method.embed``."""
     from facevoice.train.inference import embed_array
@@ -120,6 +139,20 @@ def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = 
     return np.sum(f * v, axis=1).astype(np.float64)
 
 
+def parse_test_specs(texts: Any) -> dict[str, dict[str, str]]:
+    """``["NAME=FACE_CSV,VOICE_CSV", ...]`` -> ``{NAME: {"face_csv", "voice_csv"}}``; a repeated NAME is an error."""
+    parsed: dict[str, dict[str, str]] = {}
+    for text in texts:
+        name, sep, files = str(text).partition("=")
+        parts = [p.strip() for p in files.split(",")]
+        if not sep or len(parts) != 2 or not name.strip() or not all(parts):
+            raise ValueError(f"test list {text!r} must look like NAME=FACE_CSV,VOICE_CSV")
+        if name.strip() in parsed:
+            raise ValueError(f"test list name {name.strip()!r} given twice; names must be unique")
+        parsed[name.strip()] = {"face_csv": parts[0], "voice_csv": parts[1]}
+    return parsed
+
+
 def evaluate_run_lists(
     run_dir: Any, tests: Any, labels: str = "auto", which: str = "best", device: str = "cpu"
 ) -> dict[str, dict[str, Any]]:
@@ -127,12 +160,5 @@ def evaluate_run_lists(
     from facevoice.train.inference import load_method
 
     if not isinstance(tests, Mapping):
-        parsed = {}
-        for text in tests:
-            name, sep, files = str(text).partition("=")
-            parts = files.split(",")
-            if not sep or len(parts) != 2 or not name:
-                raise ValueError(f"test list {text!r} must look like NAME=FACE_CSV,VOICE_CSV")
-            parsed[name] = {"face_csv": parts[0], "voice_csv": parts[1], "labels": labels}
-        tests = parsed
+        tests = {name: {**spec, "labels": labels} for name, spec in parse_test_specs(tests).items()}
     return evaluate_feature_lists(load_method(run_dir, which, device=device), {"tests": tests}, device)

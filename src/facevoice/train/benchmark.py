@@ -279,7 +279,7 @@ def benchmark_from_cli(
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     cfg = load_benchmark(spec, names, parse_seeds(seeds) if seeds else None, list(overrides))
     if any(data.values()):
-        cfg = apply_cli_data(cfg, **{k: v for k, v in data.items() if v})
+        cfg = apply_cli_data(cfg, **{k: v for k, v in data.items() if v}, overrides=list(overrides))
     if out:
         cfg["out"] = str(out)
     return run_benchmark(cfg, progress=progress)

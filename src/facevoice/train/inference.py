@@ -16,6 +16,10 @@ from facevoice.train.checkpoint import load_checkpoint
 def load_method(run_dir: str | Path, which: str = "best", device: str = "cpu") -> Method:
     """Rebuild a run's method and load its ``best`` (or ``last``) weights; returned in eval mode."""
     run_dir = Path(run_dir)
+    if not (run_dir / "run.json").is_file():
+        raise FileNotFoundError(
+            f"{run_dir}: not a facevoice run directory (no run.json; train or import-fop one first)"
+        )
     info = json.loads((run_dir / "run.json").read_text())
     from facevoice.train.run import build_method
 

@@ -65,15 +65,23 @@ def apply_cli_data(
     face_csv: str | None = None,
     voice_csv: str | None = None,
     tests: Iterable[str] = (),
+    overrides: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Replace the recipe's data source by ``--data`` (a bundle folder) or ``--face-csv/--voice-csv``.
 
     ``tests``: ``NAME=FACE_CSV,VOICE_CSV`` verification lists (FOP-style, row i of both = trial i).
+    ``overrides``: the command line's dotted overrides; its ``data.*`` ones (``data.val.face_csv=``,
+    ``data.tests.NAME.labels=parity``, ...) are applied again on top of the replaced section, so they
+    are never lost (keys the options set, like ``data.face_csv``, stay with the options).
     """
+    from facevoice.config import apply_overrides, parse_override
+    from facevoice.interop.feature_csv import parse_test_specs
+
     cfg = dict(cfg)
     section = dict(cfg.get("data") or {})
     if data and (face_csv or voice_csv):
         raise ValueError("give either --data (a bundle folder) or --face-csv/--voice-csv, not both")
+    replaced = bool(data or face_csv or voice_csv)
     if data:
         section = {"source": "bundle", "path": str(data)}
     if face_csv or voice_csv:
@@ -82,14 +90,15 @@ def apply_cli_data(
         # feature sizes are read from the files (every column but the last, the label)
         section = {"source": "feature_csv", "face_csv": str(face_csv), "voice_csv": str(voice_csv)}
     lists = dict(section.get("tests") or {})
-    for text in tests:
-        name, sep, files = text.partition("=")
-        parts = files.split(",")
-        if not sep or len(parts) != 2 or not name:
-            raise ValueError(f"--test {text!r} must look like NAME=FACE_CSV,VOICE_CSV")
-        lists[name] = {"face_csv": parts[0], "voice_csv": parts[1]}
+    lists.update(parse_test_specs(tests))
     if lists:
         section["tests"] = lists
+    if replaced:
+        option_keys = (["data", "source"], ["data", "path"], ["data", "face_csv"], ["data", "voice_csv"])
+        again = [
+            o for o in overrides if (k := parse_override(o)[0])[0] == "data" and len(k) > 1 and k not in option_keys
+        ]
+        section = apply_overrides({"data": section}, again)["data"]
     cfg["data"] = section
     return cfg
 
@@ -110,7 +119,15 @@ def train_recipe(
     """What ``facevoice train`` runs: load the recipe, apply overrides and data options, train; return the run dir."""
     from facevoice.train.run import train
 
-    cfg = apply_cli_data(load_recipe(recipe, overrides), data=data, face_csv=face_csv, voice_csv=voice_csv, tests=tests)
+    overrides = list(overrides)
+    cfg = apply_cli_data(
+        load_recipe(recipe, overrides),
+        data=data,
+        face_csv=face_csv,
+        voice_csv=voice_csv,
+        tests=tests,
+        overrides=overrides,
+    )
     section = dict(cfg.get("train") or {})
     if seed is not None:
         section["seed"] = int(seed)

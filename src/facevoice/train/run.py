@@ -117,12 +117,14 @@ def train(
     config = dict(config)
     tcfg = TrainConfig.from_dict(config.get("train"))
     resume = tcfg.resume if resume is None else resume
-    for name, spec in dict((config.get("data") or {}).get("tests") or {}).items():  # fail before training
-        for key in ("face_csv", "voice_csv"):
-            if not spec.get(key) or not Path(spec[key]).is_file():
-                raise FileNotFoundError(f"data.tests.{name}.{key}: file not found: {spec.get(key)!r}")
     if bundle is None:
         bundle, _ = load_data(config.get("data") or {})
+    if (config.get("data") or {}).get("tests"):  # parse every list now: a bad file fails before training
+        from facevoice.interop.feature_csv import check_feature_lists
+
+        d_face, d_voice = (int(bundle.embeddings[m].shape[1]) for m in ("face", "voice"))
+        for name, n in check_feature_lists(config["data"], d_face, d_voice).items():
+            log.info("test list %s: %d trials", name, n)
     name, hparams = method_section(config, tcfg)
     run_dir = Path(run_dir or tcfg.out or default_run_dir(config, name, tcfg.seed))
     device = tcfg.resolve_device()
@@ -172,6 +174,8 @@ def train(
     tests = (config.get("data") or {}).get("tests")
     if tests and info["status"] != "interrupted":
         from facevoice.interop.feature_csv import evaluate_feature_lists
+
+        _write_json(run_dir / "run.json", info)  # the training is finished even if scoring a list fails
 
         results = evaluate_feature_lists(load_method(run_dir, "best", device), config["data"], device)
         _write_json(run_dir / "test_lists.json", results)
