@@ -135,6 +135,10 @@ def test_cli_embed_projects_a_bundle(setup, tmp_path):
     np.testing.assert_array_equal(proj.embeddings["voice"], want)
     assert proj.embeddings["face"].shape == (len(src.rows("face")), 8)
     assert proj.tags["face"].endswith(":best:face")
+    # a bundle of another feature width is refused with its folder named
+    make_tiny_bundle(seed=1, d_face=20).save(tmp_path / "wide")
+    res = runner.invoke(app, ["embed", str(run), "--data", str(tmp_path / "wide"), "--out", str(tmp_path / "p2")])
+    assert res.exit_code != 0 and "face embeddings are 20-d but the run" in str(res.exception)
 
 
 def test_overrides_target_one_method_or_skip_the_cca_reference():

@@ -123,7 +123,10 @@ def carve_validation(bundle: EmbeddingBundle, fraction: float, seed: int) -> tup
     train_ids = sorted(set(m.loc[m["split"] == "train", "identity"]))
     n = max(2, int(round(fraction * len(train_ids))))
     if len(train_ids) - n < 2:
-        raise ValueError(f"cannot carve {n} validation identities out of {len(train_ids)} training identities")
+        raise ValueError(
+            f"cannot carve {n} validation identities out of {len(train_ids)} training identities; give held-out "
+            "validation data (data.val face_csv + voice_csv, or a val split) or train.selection=last"
+        )
     chosen = sorted(np.random.default_rng(seed).choice(train_ids, size=n, replace=False).tolist())
     new = m.copy()
     move = new["identity"].isin(chosen) & new["split"].isin(["train", "test_seen"])

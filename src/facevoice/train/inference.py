@@ -49,6 +49,10 @@ def embed_run(run_dir: str | Path, data: str | Path, out: str | Path, which: str
     """
     bundle = EmbeddingBundle.load(data)
     method = load_method(run_dir, which, device=device)
+    for m, X in bundle.embeddings.items():
+        want = method.d_face if m == "face" else method.d_voice
+        if X.shape[1] != want:
+            raise ValueError(f"{data}: {m} embeddings are {X.shape[1]}-d but the run {run_dir} expects {want}-d")
     emb = {m: embed_array(method, X, m, device=device) for m, X in bundle.embeddings.items()}
     tags = {m: f"{Path(run_dir).resolve().name}:{which}:{m}" for m in emb}
     return bundle.with_embeddings(emb, tags).save(out)
