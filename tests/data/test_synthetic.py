@@ -139,3 +139,21 @@ def test_vox1_preset_population_at_small_dimensions():
     n_ids = man.groupby("split")["identity"].nunique()
     assert (n_ids["train"], n_ids["val"], n_ids["test_unseen"], n_ids["test_seen"]) == (901, 100, 250, 901)
     assert len(sim.bundle.rows("face")) == 1251 * 4 * 2
+
+
+def test_simulation_does_not_depend_on_the_blas_thread_count():
+    """Full-size vox1 faces differed in their last bits between 1 and 2 OpenBLAS threads before
+    ``simulate`` pinned BLAS to one thread; the data hashes runs record must not depend on it."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib; from facevoice.data.synthetic import simulate; "
+        "print(hashlib.sha256(simulate('vox1', seed=0).bundle.embeddings['face'].tobytes()).hexdigest())"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    two = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    here = hashlib.sha256(simulate("vox1", seed=0).bundle.embeddings["face"].tobytes()).hexdigest()
+    assert two.stdout.strip() == here

@@ -27,7 +27,7 @@ from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.manifest import make_manifest
 from facevoice.data.synthetic_oracle import SimOracle, oracle_score_fn, oracle_score_matrix, oracle_scores
 from facevoice.data.synthetic_presets import PRESETS, SimConfig, resolve_config
-from facevoice.data.synthetic_world import World, build_world
+from facevoice.data.synthetic_world import World, build_world, one_blas_thread
 
 __all__ = [
     "PRESETS",
@@ -85,9 +85,14 @@ def simulate(config: SimConfig | str = "vox1", seed: int | None = None, **overri
 
     ``seed`` (sampled people and items) and any config field given in ``overrides`` replace the
     config's values; the fixed world (attribute geometry, maps) follows ``world_seed``. Same
-    config -> bit-identical result.
+    config -> bit-identical result, whatever the BLAS thread count (it runs with one BLAS thread,
+    see :func:`~facevoice.data.synthetic_world.one_blas_thread`).
     """
-    cfg = resolve_config(config, seed=seed, **overrides)
+    with one_blas_thread():
+        return _simulate(resolve_config(config, seed=seed, **overrides))
+
+
+def _simulate(cfg: SimConfig) -> SimResult:
     world = build_world(cfg)
     n, k, n_lang = cfg.n_identities, cfg.k_shared, len(cfg.languages)
     d_vl = cfg.k_shared + cfg.k_voice
@@ -210,7 +215,8 @@ def load_simulation(root: str | Path) -> SimResult:
         raise ValueError(f"{info_path}: unreadable simulation description ({type(exc).__name__}: {exc})") from exc
     if info.get("format") != _FORMAT:
         raise ValueError(f"{info_path}: simulation format {info.get('format')!r}, this version reads {_FORMAT}")
-    world = build_world(cfg)
+    with one_blas_thread():
+        world = build_world(cfg)
     if world.fingerprint() != info.get("world"):
         raise ValueError(
             f"{info_path}: the simulator's fixed world changed since this simulation was saved "

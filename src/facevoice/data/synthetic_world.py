@@ -17,6 +17,15 @@ from facevoice.utils import array_sha256
 _STREAMS = {"gender": 1, "nationality": 2, "age": 3, "language": 4, "face_map": 5, "voice_map": 6}
 
 
+def one_blas_thread():
+    """Context capping BLAS at one thread: a multi-threaded GEMM / QR may sum in another order and
+    change the last bits of the maps and the 4096-d observations, so bit-identical simulations (and
+    the data hashes runs record) need it on every machine and ``OMP_NUM_THREADS`` setting."""
+    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
+
+    return threadpool_limits(1, user_api="blas")
+
+
 def world_rng(world_seed: int, purpose: str) -> np.random.Generator:
     """An independent generator per (world_seed, purpose)."""
     return np.random.default_rng(np.random.SeedSequence([int(world_seed), 0x5EED, _STREAMS[purpose]]))
