@@ -26,14 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facevoice.data.formats_csv import (
-    FormatError,
-    _read_csv_columns,
-    _split_features,
-    canonical_labels,
-    read_feature_matrix,
-    require_file,
-)
+from facevoice.data.formats_csv import FormatError, canonical_labels, read_feature_matrix, require_file
 
 __all__ = [
     "FormatError",
@@ -89,8 +82,8 @@ def read_fop_features(
             between the two files (the first such line is named, with the count).
     """
     face_csv, voice_csv = require_file(face_csv), require_file(voice_csv)
-    Xf, lf = _split_features(face_csv, *_read_csv_columns(face_csv), face_dim, True)
-    Xv, lv = _split_features(voice_csv, *_read_csv_columns(voice_csv), voice_dim, True)
+    Xf, lf = read_feature_matrix(face_csv, face_dim, True)
+    Xv, lv = read_feature_matrix(voice_csv, voice_dim, True)
     _check_rows(face_csv, voice_csv, len(Xf), len(Xv))
     differ = lf != lv
     if differ.any():
@@ -154,8 +147,8 @@ def read_fop_verification_list(
         raise ValueError(f"labels must be 'auto', 'identity' or 'parity', got {labels!r}")
     face_csv, voice_csv = require_file(face_csv), require_file(voice_csv)
     want = True if labels == "identity" else None
-    Xf, lf = _split_features(face_csv, *_read_csv_columns(face_csv), face_dim, want)
-    Xv, lv = _split_features(voice_csv, *_read_csv_columns(voice_csv), voice_dim, want)
+    Xf, lf = read_feature_matrix(face_csv, face_dim, want)
+    Xv, lv = read_feature_matrix(voice_csv, voice_dim, want)
     _check_rows(face_csv, voice_csv, len(Xf), len(Xv))
     if (lf is None) != (lv is None):
         has, lacks = (face_csv, voice_csv) if lf is not None else (voice_csv, face_csv)

@@ -46,7 +46,7 @@ class FeaturePair:
 def read_feature_csv(path: str | Path) -> tuple[np.ndarray, list[str]]:
     """FOP-style CSV → features ``(N, D)`` float32 and labels ``(N,)`` (integral labels as ``"3"``, not ``"3.0"``).
 
-    The reader of :mod:`facevoice.data.formats`: errors name the file and the 1-based line.
+    The reader of :mod:`facevoice.data.formats_csv`: errors name the file and the 1-based line.
     """
     from facevoice.data.formats_csv import read_feature_matrix
 

@@ -53,7 +53,7 @@ def read_test_features(path: str | Path, dim: int) -> np.ndarray:
     """A headerless feature CSV -> (T, dim) float32: ``dim`` columns, or ``dim`` + a last label column.
 
     Any other column count is refused (naming the file), never truncated; parsing, blank lines and
-    line-numbered errors are those of :mod:`facevoice.data.formats`.
+    line-numbered errors are those of :mod:`facevoice.data.formats_csv`.
     """
     from facevoice.data.formats_csv import FormatError, read_feature_matrix
 

@@ -88,9 +88,7 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
 
     out: dict[str, dict[str, Any]] = {}
     for name, spec in dict(section.get("tests") or {}).items():
-        lst = read_feature_list(
-            name, spec, section.get("face_dim") or method.d_face, section.get("voice_dim") or method.d_voice
-        )
+        lst = read_feature_list(name, spec, section, method.d_face, method.d_voice)
         scores = pair_scores(method, lst.face, lst.voice, device)
         out[name] = {
             "eer": float(eer(scores, lst.labels).eer),
@@ -105,27 +103,29 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
     return out
 
 
-def read_feature_list(name: str, spec: Mapping[str, Any], d_face: int, d_voice: int) -> Any:
-    """Read and check one ``data.tests.<name>`` list (:class:`~facevoice.data.formats.FOPVerificationList`)."""
+def read_feature_list(name: str, spec: Mapping[str, Any], section: Mapping[str, Any], d_face: int, d_voice: int) -> Any:
+    """Read and check one ``data.tests.<name>`` list (:class:`~facevoice.data.formats.FOPVerificationList`).
+
+    Feature sizes: the section's ``face_dim`` / ``voice_dim`` when given, else ``d_face`` / ``d_voice``.
+    """
     from facevoice.data.formats import read_fop_verification_list
 
     if not isinstance(spec, Mapping) or not spec.get("face_csv") or not spec.get("voice_csv"):
         raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
-    labels = spec.get("labels", "auto")
     return read_fop_verification_list(
-        spec["face_csv"], spec["voice_csv"], labels=labels, face_dim=d_face, voice_dim=d_voice
+        spec["face_csv"],
+        spec["voice_csv"],
+        labels=spec.get("labels", "auto"),
+        face_dim=section.get("face_dim") or d_face,
+        voice_dim=section.get("voice_dim") or d_voice,
     )
 
 
 def check_feature_lists(section: Mapping[str, Any], d_face: int, d_voice: int) -> dict[str, int]:
     """Parse every ``section["tests"]`` list before training (so a bad file fails in seconds, not after
     the last epoch); returns ``{name: n_trials}``. The lists are read again for scoring afterwards."""
-    return {
-        name: len(
-            read_feature_list(name, spec, section.get("face_dim") or d_face, section.get("voice_dim") or d_voice).labels
-        )
-        for name, spec in dict(section.get("tests") or {}).items()
-    }
+    tests = dict(section.get("tests") or {})
+    return {name: len(read_feature_list(name, spec, section, d_face, d_voice).labels) for name, spec in tests.items()}
 
 
 def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:

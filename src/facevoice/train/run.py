@@ -176,7 +176,6 @@ def train(
         from facevoice.interop.feature_csv import evaluate_feature_lists
 
         _write_json(run_dir / "run.json", info)  # the training is finished even if scoring a list fails
-
         results = evaluate_feature_lists(load_method(run_dir, "best", device), config["data"], device)
         _write_json(run_dir / "test_lists.json", results)
         info["test_lists"] = {k: {"eer": v["eer"], "auc": v["auc"]} for k, v in results.items()}
