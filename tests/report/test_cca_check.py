@@ -38,3 +38,43 @@ def test_trailing_columns_listed_with_both_values():
 
 def test_no_cca_row_no_check():
     assert cca_check(pd.DataFrame([_row("good")])) == {}
+
+
+def _trials(n_probes: int = 120):
+    """Unseen-unheard v2f lists (random and GNA), one target and one non-target per probe."""
+    rows = []
+    for con in ("random", "GNA"):
+        for p in range(n_probes):
+            for label in (1, 0):
+                rows.append(("test_unseen", "v2f", con, f"p{p}", label))
+    return pd.DataFrame(rows, columns=["split", "direction", "constraint", "probe_id", "label"])
+
+
+def test_paired_comparison_calls_better_tie_and_worse():
+    from facevoice.report.benchmark_paired import paired_markdown, paired_vs_cca
+
+    trials = _trials()
+    rng = np.random.default_rng(0)
+    y = trials["label"].to_numpy()
+    cca = y * 1.5 + rng.standard_normal(len(trials))
+    strong = {k: y * 3.0 + rng.standard_normal(len(trials)) for k in (0, 1)}
+    weak = {0: y * 0.0 + rng.standard_normal(len(trials))}
+    scores = {"strong": strong, "same": {0: cca.copy()}, "weak": weak, "cca": {0: cca}, "oracle": {0: y * 9.0}}
+    paired = paired_vs_cca(trials, scores, n_boot=300)
+    got = {(r["method"], r["column"]): r["verdict"] for _, r in paired.iterrows()}
+    assert got == {
+        ("strong", "UU AUC"): "better",
+        ("strong", "AUC GNA"): "better",
+        ("same", "UU AUC"): "tie",
+        ("same", "AUC GNA"): "tie",
+        ("weak", "UU AUC"): "worse",
+        ("weak", "AUC GNA"): "worse",
+    }  # reference rows are not compared; columns without trials (seen-heard, G, N, A) are skipped
+    strong_row = paired[(paired["method"] == "strong") & (paired["column"] == "UU AUC")].iloc[0]
+    assert len(strong_row["per_seed"]) == 2 and strong_row["n_probes"] == 120 and strong_row["n_trials"] == 240
+    text = paired_markdown(paired)
+    assert "| strong | **better** +" in text and "| same | tie +0.0 [+0.0, +0.0]" in text
+    head = pd.DataFrame([_row("cca"), _row("weak", **{"UU EER": 0.25})])
+    check = cca_check(head, paired)
+    assert check["weak"]["paired_verdicts"] == {"UU AUC": "worse", "AUC GNA": "worse"}
+    assert paired_vs_cca(trials, {"strong": strong}).empty  # no CCA row, nothing to compare

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -11,6 +12,7 @@ from train_fixtures import METHOD, make_tiny_bundle
 from typer.testing import CliRunner
 
 from facevoice.cli import app
+from facevoice.report.benchmark_paired import paired_vs_cca
 from facevoice.train.benchmark import BenchmarkError, load_benchmark, method_recipe, parse_seeds
 from facevoice.train.recipes import available_recipes, load_recipe
 
@@ -91,6 +93,18 @@ def test_cli_benchmark_tables_report_and_reuse(setup, tmp_path):
         assert (out / fig).stat().st_size > 1000
     runs = pd.read_csv(out / "runs.csv")
     assert (runs.loc[runs["method"] == "tiny", "time_per_epoch_s"] > 0).all()
+    # paired comparison with CCA, recomputable from the saved trial scores
+    trials = pd.read_csv(out / "protocols" / "trials.tsv", sep="\t")
+    saved = {m: dict(np.load(out / "trial_scores" / f"{m}.npz")) for m in ("tiny", "cca")}
+    assert set(saved["tiny"]) == {"seed0", "seed1"} and set(saved["cca"]) == {"seed0"}
+    assert all(v.shape == (len(trials),) and np.isfinite(v).all() for d in saved.values() for v in d.values())
+    paired = pd.read_csv(out / "paired_vs_cca.csv")
+    assert set(paired["method"]) == {"tiny"} and "UU AUC" in set(paired["column"])
+    again = paired_vs_cca(trials, {m: {int(k[4:]): v for k, v in d.items()} for m, d in saved.items()})
+    np.testing.assert_allclose(again["diff"], paired["diff"], atol=1e-12)
+    np.testing.assert_allclose(again[["lo", "hi"]], paired[["lo", "hi"]], atol=1e-12)
+    assert doc["paired_vs_cca"] and set(doc["beats_cca"]["tiny"]["paired_verdicts"]) == set(paired["column"])
+    assert "paired bootstrap interval over probes" in report
     # a second call reuses the finished runs (same checkpoints) and gives the same table
     before = (out / "runs" / "tiny" / "seed0" / "checkpoints" / "best" / "model.safetensors").stat().st_mtime_ns
     _ok(runner.invoke(app, ["benchmark", bench, "train.epochs=2", "--out", str(out)]))

@@ -77,8 +77,12 @@ def headline_table(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def cca_check(head: pd.DataFrame) -> dict[str, dict[str, Any]]:
-    """Per trained method: does it beat CCA on unseen-unheard EER and AUC, and where it does not (seed means)?"""
+def cca_check(head: pd.DataFrame, paired: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
+    """Per trained method: does it beat CCA on unseen-unheard EER and AUC, and where it does not (seed means)?
+
+    With ``paired`` (:func:`facevoice.report.benchmark_paired.paired_vs_cca`), ``paired_verdicts``
+    maps each AUC column to ``better`` / ``tie`` / ``worse`` by the paired bootstrap.
+    """
     if "cca" not in set(head["method"]):
         return {}
     cca = head[head["method"] == "cca"].iloc[0]
@@ -94,6 +98,9 @@ def cca_check(head: pd.DataFrame) -> dict[str, dict[str, Any]]:
             "beats_cca_seen_eer": bool(r["SH EER"] < cca["SH EER"]) if np.isfinite(r["SH EER"]) else None,
             "trails_cca": _trailing_columns(r, cca),
         }
+        if paired is not None and len(paired):
+            mine = paired[paired["method"] == r["method"]]
+            out[r["method"]]["paired_verdicts"] = dict(zip(mine["column"], mine["verdict"], strict=True))
     return out
 
 
@@ -107,6 +114,16 @@ def _trailing_columns(row: pd.Series, cca: pd.Series) -> dict[str, tuple[float, 
         if (a >= b) if "EER" in col else (a <= b):
             out[col] = (a, b)
     return out
+
+
+def _paired_clause(verdicts: Mapping[str, str]) -> str:
+    """`` (paired test: worse on X; indistinguishable on Y)``, or nothing when every column is better."""
+    parts = []
+    for word, label in (("worse", "worse on"), ("tie", "indistinguishable on")):
+        cols = [k for k, v in verdicts.items() if v == word]
+        if cols:
+            parts.append(f"{label} {', '.join(cols)}")
+    return f" (paired test: {'; '.join(parts)})" if parts else ""
 
 
 def _pm(mean: float, std: float) -> str:
@@ -185,8 +202,13 @@ def write_benchmark_outputs(
     runs: pd.DataFrame,
     headline_scores: Mapping[str, tuple[np.ndarray, np.ndarray]],
     meta: Mapping[str, Any],
+    paired: pd.DataFrame | None = None,
 ) -> Path:
-    """Write results_long.csv, results.csv, runs.csv, results.json, scores/, figures and report.md."""
+    """Write results_long.csv, results.csv, runs.csv, results.json, scores/, figures and report.md.
+
+    ``paired``: the paired comparison with CCA (:mod:`facevoice.report.benchmark_paired`), if any;
+    written to ``paired_vs_cca.csv`` and ``results.json`` and shown in the report.
+    """
     from facevoice.report.plots_train import benchmark_figures
 
     out = Path(out)
@@ -199,21 +221,32 @@ def write_benchmark_outputs(
     for name, (scores, labels) in headline_scores.items():
         np.savez(out / "scores" / f"{name}.npz", scores=scores, labels=labels)
     head = headline_table(summary, runs)
-    checks = cca_check(head)
+    checks = cca_check(head, paired)
+    paired = paired if paired is not None else pd.DataFrame()
+    if len(paired):
+        paired.to_csv(out / "paired_vs_cca.csv", index=False)
     doc = {
         "meta": dict(meta),
         "headline": json.loads(head.to_json(orient="records")),
         "beats_cca": checks,
+        "paired_vs_cca": json.loads(paired.to_json(orient="records")) if len(paired) else [],
         "summary": json.loads(summary.to_json(orient="records")),
         "runs": json.loads(runs.to_json(orient="records")),
     }
     (out / "results.json").write_text(json.dumps(doc, indent=2, default=str))
     figures = benchmark_figures(out, summary, runs, one_to_n_table(summary))
-    (out / "report.md").write_text(render_report(meta, head, checks, summary, figures))
+    (out / "report.md").write_text(render_report(meta, head, checks, summary, figures, paired))
     return out
 
 
-def render_report(meta: Mapping[str, Any], head: pd.DataFrame, checks: Mapping, summary: pd.DataFrame, figures) -> str:
+def render_report(
+    meta: Mapping[str, Any],
+    head: pd.DataFrame,
+    checks: Mapping,
+    summary: pd.DataFrame,
+    figures,
+    paired: pd.DataFrame | None = None,
+) -> str:
     """The Markdown report."""
     seeds = ", ".join(map(str, meta.get("seeds", [])))
     lines = [
@@ -243,8 +276,13 @@ def render_report(meta: Mapping[str, Any], head: pd.DataFrame, checks: Mapping, 
                 line += f"; trails or ties it on {worse}"
             else:
                 line += "; better on every headline column"
+            line += _paired_clause(c.get("paired_verdicts") or {})
             lines.append(line)
         lines.append("")
+        if paired is not None and len(paired):
+            from facevoice.report.benchmark_paired import paired_markdown
+
+            lines += [paired_markdown(paired), ""]
     for title, path in figures.items():
         lines += [f"## {title}", "", f"![{title}]({Path(path).name})", ""]
     lists = summary[summary["constraint"] == "list"]

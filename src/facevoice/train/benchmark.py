@@ -41,6 +41,7 @@ DEFAULT_EVAL: dict[str, Any] = {
     "directions": ["v2f", "f2v"],
     "kinds": ["verification", "matching", "retrieval"],
     "reference": False,
+    "paired_n_boot": 1000,  # bootstrap replicates of the paired comparison with CCA (0: off)
 }
 
 
@@ -195,7 +196,7 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
         ps.save(out / "protocols")
     elif not lists:
         raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
-    tables, runs, headline = [], [], {}
+    tables, runs, headline, trial_scores = [], [], {}, {}
     labels = [method_label(m) for m in methods]
     if len(set(labels)) != len(labels):
         raise BenchmarkError(f"two methods share a name in {methods}; give the recipe files distinct names")
@@ -207,8 +208,9 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             info = ensure_run(recipe, bundle, run_dir, seed, progress)
             if ps is not None:
                 method = load_method(run_dir, "best", device=info.get("device", "cpu"))
-                res, head = evaluate_method(method, bundle, ps, ev, info.get("device", "cpu"))
+                res, head, scores = evaluate_method(method, bundle, ps, ev, info.get("device", "cpu"))
                 tables.append(res.assign(method=name, seed=seed))
+                trial_scores.setdefault(name, {})[seed] = scores
                 if head is not None and seed == seeds[0]:
                     headline[name] = head
             if lists:  # train() scored the data.tests lists with the selected checkpoint
@@ -230,7 +232,14 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
         "data": {k: v for k, v in dict(cfg.get("data") or {}).items()},
         "wall_time_s": time.perf_counter() - t0,
     }
-    write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta)
+    paired = None
+    if ps is not None:
+        from facevoice.report.benchmark_paired import paired_vs_cca, save_trial_scores
+
+        save_trial_scores(out, trial_scores)
+        paired = paired_vs_cca(ps.trials, trial_scores, n_boot=int(ev["paired_n_boot"]), seed=int(ev["seed"]))
+    long = pd.concat(tables, ignore_index=True)
+    write_benchmark_outputs(out, long, pd.DataFrame(runs), headline, meta, paired=paired)
     return out
 
 

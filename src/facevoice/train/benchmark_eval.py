@@ -12,7 +12,10 @@ HEADLINE = ("test_unseen", "v2f", "random")  # split, direction, constraint of t
 
 
 def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cpu"):
-    """Long results table of ``method.embed`` on every protocol, and headline (scores, labels)."""
+    """Long results table of ``method.embed`` on every protocol, headline (scores, labels), trial scores.
+
+    The trial scores ``(T,)`` are row-aligned with ``ps.trials`` (for paired comparisons).
+    """
     from facevoice.eval.evaluate import evaluate_protocols
     from facevoice.eval.evaluate_scorers import EmbeddingScorer
     from facevoice.train.inference import embed_array
@@ -28,7 +31,16 @@ def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cp
         )
     scorer = EmbeddingScorer(sides["face"], sides["voice"], "cosine")
     res = evaluate_protocols(ps, scorer, bundle.manifest, kinds=ev["kinds"], reference=bool(ev["reference"]))
-    return res, _headline_scores(ps, scorer.pairs)
+    return res, _headline_scores(ps, scorer.pairs), trial_scores(ps.trials, scorer.pairs)
+
+
+def trial_scores(trials: pd.DataFrame, pair_fn) -> np.ndarray:
+    """Scores ``(T,)`` of every row of ``trials``, one ``pair_fn`` call per direction."""
+    out = np.full(len(trials), np.nan)
+    for direction, idx in trials.groupby("direction", sort=False).indices.items():
+        sub = trials.iloc[idx]
+        out[idx] = pair_fn(sub["probe_id"].to_numpy(str), sub["candidate_id"].to_numpy(str), direction)
+    return out
 
 
 def _headline_scores(ps, pair_fn) -> tuple[np.ndarray, np.ndarray] | None:
