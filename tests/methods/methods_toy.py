@@ -47,8 +47,13 @@ def make_batch(
     def member(labels: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor([rng.choice(np.flatnonzero(pool.numpy() == y)) for y in labels.tolist()])
 
-    if method.sampling == "modality":
-        mod = method.modality_schedule(epoch, n_epochs, step % spe, spe) or str(rng.choice(["face", "voice"]))
+    mod = method.modality_schedule(epoch, n_epochs, step % spe, spe) if method.sampling == "modality" else None
+    if mod == "pairs":  # face-voice pairs of one identity, bs rows in all
+        v_rows = torch.as_tensor(rng.choice(len(toy.voice_labels), bs // 2, replace=False))
+        labels = toy.voice_labels[v_rows]
+        batch = Batch(labels, face=toy.face[member(labels, toy.face_labels)], voice=toy.voice[v_rows])
+    elif method.sampling == "modality":
+        mod = mod or str(rng.choice(["face", "voice"]))
         pool = toy.face_labels if mod == "face" else toy.voice_labels
         rows = torch.as_tensor(rng.choice(len(pool), bs, replace=False))
         x = (toy.face if mod == "face" else toy.voice)[rows]

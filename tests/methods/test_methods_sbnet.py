@@ -18,6 +18,7 @@ EXPECTED = {  # 2 epochs × 4 steps
     "vfvf": ["voice"] * 4 + ["face"] * 4,
     "face_only": ["face"] * 8,
     "voice_only": ["voice"] * 8,
+    "paired_rows": ["pairs"] * 8,
 }
 
 
@@ -34,7 +35,7 @@ def test_sbnet_training_orders(order: str) -> None:
     assert method.sampling == "modality"
 
 
-@pytest.mark.parametrize("order", ["face_only", "voice_only", "hefhev"])
+@pytest.mark.parametrize("order", ["face_only", "voice_only", "hefhev", "paired_rows"])
 def test_sbnet_orders_train_only_the_scheduled_modality(order: str) -> None:
     toy = planted()
     method = _sbnet(toy, order=order, lr=1e-2)
@@ -46,6 +47,7 @@ def test_sbnet_orders_train_only_the_scheduled_modality(order: str) -> None:
         "face_only": (True, False),
         "voice_only": (False, True),
         "hefhev": (True, True),
+        "paired_rows": (True, True),
     }[order]
 
 

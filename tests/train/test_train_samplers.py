@@ -104,6 +104,23 @@ def test_modality_sampler_mixed_order_pools_both_modalities(data):
     assert len(set(seen_f)) + len(set(seen_v)) == min(n_items, 16 * len(batches))  # one pass over the pool
 
 
+def test_modality_sampler_pairs_schedule_gives_face_voice_pairs(data):
+    """A ``"pairs"`` schedule (SBNet ``paired_rows``): B/2 pairs of one identity, voices once per epoch."""
+    s = make_sampler("modality", data, 16)
+    batches = list(s.epoch(0, 1, np.random.default_rng(3), _method(data, order="pairs")))
+    assert len(batches) == s.steps_per_epoch  # ceil(70/16) + ceil(70/16) = 10 steps of 8 pairs
+    seen = []
+    for b in batches:
+        assert len(b.face) == len(b.voice) == len(b.labels) == 8
+        fi = torch.cdist(b.face, data.face).argmin(1).numpy()
+        vi = torch.cdist(b.voice, data.voice).argmin(1).numpy()
+        assert (data.face_labels[fi] == data.voice_labels[vi]).all()
+        assert (b.labels.numpy() == data.voice_labels[vi]).all()
+        seen.extend(vi.tolist())
+    # the voice stream: 8 full steps (64 distinct items), then reshuffled, as for one-modality steps
+    assert len(set(seen[:64])) == 64 and len(seen) == 80
+
+
 def test_steps_per_epoch_override(data):
     s = make_sampler("paired", data, 16, steps_per_epoch=12)
     assert len(list(s.epoch(0, 1, np.random.default_rng(0), _method(data)))) == 12

@@ -92,6 +92,8 @@ class TinyTwoBranch(Method):
     def modality_schedule(self, epoch, n_epochs, step, steps_per_epoch):
         if self.order == "hefhev":
             return "face" if step < steps_per_epoch // 2 else "voice"
+        if self.order == "pairs":
+            return "pairs"
         return None
 
     def training_step(self, batch: Batch, step: int, epoch: int) -> dict[str, torch.Tensor]:

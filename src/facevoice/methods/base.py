@@ -87,8 +87,11 @@ class Method(nn.Module):
         wd = float(self.hparams.get("weight_decay", 0.0))
         return torch.optim.Adam(self.parameters(), lr=lr, weight_decay=wd), None
 
-    def modality_schedule(self, epoch: int, n_epochs: int, step: int, steps_per_epoch: int) -> Modality | None:
-        """For ``sampling == "modality"``: which modality this step trains (None = mixed)."""
+    def modality_schedule(self, epoch: int, n_epochs: int, step: int, steps_per_epoch: int) -> str | None:
+        """For ``sampling == "modality"``: which modality this step trains.
+
+        ``"face"`` / ``"voice"``: one modality; ``None``: a mixed batch; ``"pairs"``: face–voice pairs.
+        """
         return None
 
     def sample_weights(self, labels: torch.Tensor) -> torch.Tensor | None:

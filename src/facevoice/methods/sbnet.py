@@ -11,8 +11,12 @@ voices pooled and shuffled together, as in the reference code), ``hefhev`` / ``h
 half of every epoch faces then voices, or the reverse), ``fvfv`` / ``vfvf`` (alternate whole
 epochs, starting with faces or voices), ``face_only``, ``voice_only``. A batch that carries both
 modalities (paired, or mixed with one label per row) goes through the branch in one pass.
-(The reference code's ``fvfv`` / ``vfvf`` interleave single face and voice rows of one identity
-inside every batch instead; facevoice follows METHODS.md, whole epochs.)
+The reference code's ``fvfv`` / ``vfvf`` differ from the paper's: they interleave the face and
+the voice row of one training pair inside every batch (``f v f v ...`` or ``v f v f ...``).
+facevoice follows METHODS.md (whole epochs) by default; ``order="paired_rows"`` is the reference
+behaviour: every batch holds ``B / 2`` face–voice pairs of the same identities. The two reference
+names compute the same thing here: the branch is row-wise and batch norm, CE and the auxiliary
+losses do not depend on the order of rows within a batch.
 
 Optimiser: Adam lr 1e-5 with exponential decay ``lr · rate^(step / decay_steps)``; rate 0.96 and
 ``decay_steps`` = one epoch by default (the paper gives no rate: facevoice's choice).
@@ -33,7 +37,7 @@ from facevoice.losses.opl import OrthogonalProjectionLoss
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, resolve_hparams
 
-ORDERS = ("random", "hefhev", "hevhef", "fvfv", "vfvf", "face_only", "voice_only")
+ORDERS = ("random", "hefhev", "hevhef", "fvfv", "vfvf", "face_only", "voice_only", "paired_rows")
 AUX_LOSSES = ("opl", "center", "git")
 
 SBNET_DEFAULTS: dict[str, Any] = {
@@ -114,8 +118,11 @@ class SBNetMethod(Method):
         terms = {f"{self.hparams['loss']}_{k}": v for k, v in aux.items() if k != "loss"}
         return {"loss": ce["loss"] + alpha * aux["loss"], "ce": ce["loss"].detach(), "acc": ce["acc"], **terms}
 
-    def modality_schedule(self, epoch: int, n_epochs: int, step: int, steps_per_epoch: int) -> Modality | None:
-        """The training order: which modality step ``step`` of epoch ``epoch`` (0-based) trains."""
+    def modality_schedule(self, epoch: int, n_epochs: int, step: int, steps_per_epoch: int) -> str | None:
+        """The training order: which modality step ``step`` of epoch ``epoch`` (0-based) trains.
+
+        ``None``: a mixed batch (``random``); ``"pairs"``: face–voice pairs (``paired_rows``).
+        """
         self._steps_per_epoch = int(steps_per_epoch)
         order = self.hparams["order"]
         first_half = 2 * step < steps_per_epoch
@@ -128,6 +135,7 @@ class SBNetMethod(Method):
             "vfvf": "voice" if even_epoch else "face",
             "face_only": "face",
             "voice_only": "voice",
+            "paired_rows": "pairs",
         }[order]
 
     def configure_optimizer(self, n_steps: int) -> tuple[torch.optim.Optimizer, Any]:

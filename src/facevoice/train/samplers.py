@@ -14,6 +14,8 @@ so an epoch's batches depend only on the generator state at its start (exact res
     ``random``) gives *mixed* batches instead: faces and voices are pooled and shuffled together
     and each batch takes the next ``B`` of the pool whatever their modality (every item once per
     epoch; SBNet's reference code stacks and shuffles both sets), so batch norm sees both.
+    ``"pairs"`` gives ``B // 2`` face–voice pairs: the next voices of the voice stream, each with
+    a random face of its identity (SBNet's reference ``fvfv`` / ``vfvf`` rows), ``B`` rows in all.
 ``one_per_identity``
     ``ceil(Nv/B)`` steps per epoch; each step draws ``B`` distinct identities and one random face
     and voice item of each.
@@ -87,14 +89,22 @@ class ModalitySampler(Sampler):
                 rows = pool[s * B : (s + 1) * B]
                 yield d.mixed_batch(rows[rows < sizes["face"]], rows[rows >= sizes["face"]] - sizes["face"])
                 continue
+            if modality == "pairs":
+                voices = _take(streams, pos, "voice", sizes["voice"], max(1, B // 2), rng)
+                yield d.paired_batch(d.random_member("face", d.voice_labels[voices], rng), voices)
+                continue
             if modality not in sizes:
                 raise ValueError(f"{type(method).__name__}.modality_schedule returned {modality!r}")
-            n = sizes[modality]
-            if pos[modality] + min(B, n) > n:  # stream exhausted: reshuffle
-                streams[modality], pos[modality] = rng.permutation(n), 0
-            rows = streams[modality][pos[modality] : pos[modality] + B]
-            pos[modality] += len(rows)
-            yield d.modality_batch(modality, rows)
+            yield d.modality_batch(modality, _take(streams, pos, modality, sizes[modality], B, rng))
+
+
+def _take(streams: dict, pos: dict, modality: str, n: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """The next ``count`` rows of ``modality``'s shuffled stream (reshuffled when exhausted)."""
+    if pos[modality] + min(count, n) > n:
+        streams[modality], pos[modality] = rng.permutation(n), 0
+    rows = streams[modality][pos[modality] : pos[modality] + count]
+    pos[modality] += len(rows)
+    return rows
 
 
 class OnePerIdentitySampler(Sampler):
