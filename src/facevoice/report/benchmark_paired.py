@@ -34,6 +34,14 @@ def save_trial_scores(out: str | Path, trial_scores: Mapping[str, Mapping[int, n
         np.savez(folder / f"{name}.npz", **arrays)
 
 
+def save_and_compare(
+    out: str | Path, trials: pd.DataFrame, trial_scores: Mapping[str, Mapping[int, np.ndarray]], n_boot, seed
+) -> pd.DataFrame:
+    """Save every run's trial scores under ``out`` and return :func:`paired_vs_cca` of them."""
+    save_trial_scores(out, trial_scores)
+    return paired_vs_cca(trials, trial_scores, n_boot=int(n_boot), seed=int(seed))
+
+
 def paired_vs_cca(
     trials: pd.DataFrame,
     trial_scores: Mapping[str, Mapping[int, np.ndarray]],

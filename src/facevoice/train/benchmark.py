@@ -161,6 +161,7 @@ def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, prog
 def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progress: bool = False) -> Path:
     """Train and evaluate every method × seed of ``config``; write tables and the report; return ``out``."""
     from facevoice.eval.protocols import TEST_SPLITS, build_protocols
+    from facevoice.report.benchmark_paired import save_and_compare
     from facevoice.report.benchmark_report import write_benchmark_outputs
     from facevoice.train.benchmark_eval import evaluate_method, evaluate_oracle
     from facevoice.train.inference import load_method
@@ -232,14 +233,8 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
         "data": {k: v for k, v in dict(cfg.get("data") or {}).items()},
         "wall_time_s": time.perf_counter() - t0,
     }
-    paired = None
-    if ps is not None:
-        from facevoice.report.benchmark_paired import paired_vs_cca, save_trial_scores
-
-        save_trial_scores(out, trial_scores)
-        paired = paired_vs_cca(ps.trials, trial_scores, n_boot=int(ev["paired_n_boot"]), seed=int(ev["seed"]))
-    long = pd.concat(tables, ignore_index=True)
-    write_benchmark_outputs(out, long, pd.DataFrame(runs), headline, meta, paired=paired)
+    paired = None if ps is None else save_and_compare(out, ps.trials, trial_scores, ev["paired_n_boot"], ev["seed"])
+    write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta, paired)
     return out
 
 
