@@ -59,20 +59,21 @@ def paired_vs_cca(
     cols = ["method", "column", "diff", "lo", "hi", "p_le_0", "verdict", "per_seed", "n_trials", "n_probes"]
     if "cca" not in trial_scores or n_boot < 1:
         return pd.DataFrame(columns=cols)
-    cca = next(iter(trial_scores["cca"].values()))  # deterministic: one fit
+    cca = np.asarray(next(iter(trial_scores["cca"].values())), np.float64)  # deterministic: one fit
+    labels, probes = trials["label"].to_numpy(), trials["probe_id"].to_numpy(str)
+    lists = {}  # column -> trial rows, once for every method
+    for col, (_, split, direction, constraint, _) in PAIRED_COLUMNS.items():
+        sel = (trials["split"] == split) & (trials["direction"] == direction) & (trials["constraint"] == constraint)
+        idx = np.flatnonzero(sel.to_numpy())
+        if idx.size and labels[idx].min() != labels[idx].max():
+            lists[col] = idx
     rows = []
     for name, by_seed in trial_scores.items():
         if name in REFERENCE_ROWS:
             continue
-        for col, (_, split, direction, constraint, _) in PAIRED_COLUMNS.items():
-            sel = (trials["split"] == split) & (trials["direction"] == direction) & (trials["constraint"] == constraint)
-            idx = np.flatnonzero(sel.to_numpy())
-            y = trials["label"].to_numpy()[idx]
-            if idx.size == 0 or y.min() == y.max():
-                continue
+        for col, idx in lists.items():
             A = np.stack([np.asarray(s, np.float64)[idx] for s in by_seed.values()])
-            probes = trials["probe_id"].to_numpy(str)[idx]
-            r = paired_auc_bootstrap(A, np.asarray(cca, np.float64)[idx], y, probes, n_boot, level, seed)
+            r = paired_auc_bootstrap(A, cca[idx], labels[idx], probes[idx], n_boot, level, seed)
             rows.append([name, col, r.diff, r.lo, r.hi, r.p_le_0, verdict(r), list(r.per_run), idx.size, r.n_clusters])
     return pd.DataFrame(rows, columns=cols)
 

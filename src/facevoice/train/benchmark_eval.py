@@ -31,7 +31,8 @@ def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cp
         )
     scorer = EmbeddingScorer(sides["face"], sides["voice"], "cosine")
     res = evaluate_protocols(ps, scorer, bundle.manifest, kinds=ev["kinds"], reference=bool(ev["reference"]))
-    return res, _headline_scores(ps, scorer.pairs), trial_scores(ps.trials, scorer.pairs)
+    scores = trial_scores(ps.trials, scorer.pairs)
+    return res, _headline(ps.trials, scores), scores
 
 
 def trial_scores(trials: pd.DataFrame, pair_fn) -> np.ndarray:
@@ -43,13 +44,14 @@ def trial_scores(trials: pd.DataFrame, pair_fn) -> np.ndarray:
     return out
 
 
-def _headline_scores(ps, pair_fn) -> tuple[np.ndarray, np.ndarray] | None:
-    t = ps.trials
-    sel = t[(t["split"] == HEADLINE[0]) & (t["direction"] == HEADLINE[1]) & (t["constraint"] == HEADLINE[2])]
-    if sel.empty:
+def _headline(trials: pd.DataFrame, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(scores, labels) of the ROC figure's trials (:data:`HEADLINE`) out of row-aligned ``scores``."""
+    sel = (
+        (trials["split"] == HEADLINE[0]) & (trials["direction"] == HEADLINE[1]) & (trials["constraint"] == HEADLINE[2])
+    ).to_numpy()
+    if not sel.any():
         return None
-    scores = pair_fn(sel["probe_id"].to_numpy(str), sel["candidate_id"].to_numpy(str), HEADLINE[1])
-    return np.asarray(scores, np.float64), sel["label"].to_numpy(np.int8)
+    return np.asarray(scores, np.float64)[sel], trials["label"].to_numpy(np.int8)[sel]
 
 
 class OracleScorer:
@@ -93,8 +95,7 @@ def evaluate_oracle(oracle, ps, manifest: pd.DataFrame, ev: Mapping[str, Any]):
         for _split, r in ps.retrieval.groupby("split", sort=False):
             sub = ProtocolSet(retrieval=r.reset_index(drop=True), items=ps.items)
             parts.append(evaluate_protocols(sub, OracleScorer(oracle), manifest, kinds=["retrieval"]))
-    head = ps.trials[ps.trials["split"] == HEADLINE[0]]
-    headline = (
-        _headline_scores(ProtocolSet(trials=head), OracleScorer(oracle, HEADLINE[2]).pairs) if len(head) else None
-    )
+    tr = ps.trials
+    head = tr[(tr["split"] == HEADLINE[0]) & (tr["direction"] == HEADLINE[1]) & (tr["constraint"] == HEADLINE[2])]
+    headline = _headline(head, trial_scores(head, OracleScorer(oracle, HEADLINE[2]).pairs))
     return pd.concat(parts, ignore_index=True), headline

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SELECTIONS = ("val", "last", "test_reference")
-VAL_METRICS = ("eer", "auc", "auc_mean")  # facevoice.train.validation.VAL_METRICS (kept torch-free here)
+VAL_METRICS = ("eer", "auc", "auc_mean")  # validation criteria (facevoice.train.validation)
 VOLATILE_KEYS = ("progress", "out", "resume", "stop_after_epoch")  # do not change what a run computes
 
 

@@ -26,8 +26,7 @@ import torch
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.eval.protocols_builders import CONSTRAINTS
 from facevoice.methods.base import Method
-
-VAL_METRICS = ("eer", "auc", "auc_mean")
+from facevoice.train.config import VAL_METRICS
 
 
 @dataclass
