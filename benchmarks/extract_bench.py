@@ -72,7 +72,7 @@ def _manifest(modality: str, n: int, path: Path) -> Path:
 
 def _build(name: str):
     from facevoice.encoders import create_encoder
-    from facevoice.encoders.hf_common import tiny_config
+    from facevoice.encoders.hf.common import tiny_config
 
     modality, reg, kw = SPEED_ENCODERS[name]
     kw = dict(kw)
@@ -126,7 +126,7 @@ def _first_path(manifest: Path) -> str:
 def _child_memory(n: int, tmp: str) -> None:
     """Runs in a fresh process: extract ``n`` items, print peak RSS (MiB)."""
     from facevoice.encoders import create_encoder
-    from facevoice.encoders.hf_common import tiny_config
+    from facevoice.encoders.hf.common import tiny_config
     from facevoice.extract import extract
 
     manifest = _manifest("voice", n, Path(tmp) / f"m{n}.parquet")

@@ -40,7 +40,7 @@ def main() -> None:
 
     import ot  # noqa: F401  (imported up front so its ~4 s import is not billed to the GW timing)
 
-    from facevoice.analysis.crossmodal import (
+    from facevoice.analysis.crossmodal.metrics import (
         aligned_centroids,
         gromov_wasserstein,
         id_mismatch,
@@ -48,9 +48,9 @@ def main() -> None:
         rbf_cka,
         spectral_gap_divergence,
     )
-    from facevoice.analysis.crossmodal_pair import cca_baseline_eer, split_identities
-    from facevoice.analysis.geometry import compactness_gap, levina_bickel, twonn
-    from facevoice.analysis.geometry_curvature import local_curvature
+    from facevoice.analysis.crossmodal.pair import cca_baseline_eer, split_identities
+    from facevoice.analysis.geometry.curvature import local_curvature
+    from facevoice.analysis.geometry.encoder import compactness_gap, levina_bickel, twonn
 
     F, V, labels = make_data(args.ids, args.per_id, args.d_face, args.d_voice, args.seed)
     rows = []

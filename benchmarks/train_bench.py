@@ -4,7 +4,7 @@ Usage: python benchmarks/train_bench.py [--methods fop,sbnet,...] [--steps 30] [
 
 Data: VoxCeleb1-sized cached embeddings (901 training identities x 6 items per modality,
 4096-d faces, 512-d voices), Gaussian by default or the simulated ``vox1`` preset with ``--sim``.
-Each method runs through the real trainer (``facevoice.train.run.train``) for two epochs of
+Each method runs through the real trainer (``facevoice.pipelines.run.train``) for two epochs of
 ``--steps`` steps at its default batch size (``selection=last``: no validation in the timing);
 samples/s is the trainer's own per-epoch figure (the second epoch, warm), ms/step follows from it.
 """
@@ -43,7 +43,7 @@ def gaussian_bundle(n_ids: int = 901, per_id: int = 6, d_face: int = 4096, d_voi
 
 def bench_method(name: str, bundle, steps: int, threads: int, device: str) -> dict:
     """Two epochs of ``steps`` steps; the second epoch's samples/s."""
-    from facevoice.train.run import train
+    from facevoice.pipelines.run import train
 
     cfg = {
         "method": {"name": name},
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     if args.sim:
-        from facevoice.data.synthetic import simulate
+        from facevoice.simceleb.simulate import simulate
 
         bundle = simulate("vox1", seed=0).bundle
     else:

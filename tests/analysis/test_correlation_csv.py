@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from facevoice.analysis.correlation_io import correlation_study, load_pair_table, parse_models, resolve_column
+from facevoice.analysis.correlation.study import correlation_study, load_pair_table, parse_models, resolve_column
 from facevoice.cli import app
 
 

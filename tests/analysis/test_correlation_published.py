@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from facevoice.analysis.correlation_io import correlation_study
+from facevoice.analysis.correlation.study import correlation_study
 from facevoice.cli import app
 
 COLUMNS = ("gw_distance", "spectral_gap", "cka", "id_mismatch", "eer")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from facevoice.analysis.correlation import bootstrap_ci, correlate, ols, pearson, spearman
+from facevoice.analysis.correlation.stats import bootstrap_ci, correlate, ols, pearson, spearman
 
 
 @pytest.mark.parametrize("n", [5, 12, 40])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.analysis.crossmodal import (
+from facevoice.analysis.crossmodal.metrics import (
     aligned_centroids,
     cosine_cost,
     gromov_wasserstein,

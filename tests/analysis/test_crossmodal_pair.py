@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.analysis.crossmodal_pair import cca_baseline_eer, pair_metrics, split_identities
-from facevoice.analysis.geometry import levina_bickel
+from facevoice.analysis.crossmodal.pair import cca_baseline_eer, pair_metrics, split_identities
+from facevoice.analysis.geometry.encoder import levina_bickel
 
 
 def _pair(n_ids=80, per_id=6, shared=8, noise=0.4, seed=0, aligned=True, d_face=48, d_voice=24, warp=np.tanh):
@@ -71,7 +71,7 @@ def test_cca_eer_centroid_protocol():
     ref = cca_baseline_eer(F, lf, V, lv, train, test, estimator="reference", n_pca=12, n_components=8)
     assert abs(ref["eer"] - good["eer"]) <= 1 / 40  # both near the FPR = FNR crossing (40 positives)
     # The reference estimator against brute force on the same scores.
-    from facevoice.analysis.crossmodal_pair import _eer
+    from facevoice.analysis.crossmodal.pair import _eer
 
     rng = np.random.default_rng(0)
     s, y = rng.standard_normal(300), rng.random(300) < 0.2

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from facevoice.analysis.correlation_io import correlation_study
-from facevoice.analysis.geometry_study import load_store, run_geometry_study
+from facevoice.analysis.correlation.study import correlation_study
 from facevoice.analysis.select import load_selection_spec, rank_pairs, select_from_spec
+from facevoice.analysis.study import load_store, run_geometry_study
 from facevoice.cli import app
 from facevoice.data.manifest import make_manifest, write_manifest
 from facevoice.store import EmbeddingStore

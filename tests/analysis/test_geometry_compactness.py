@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.analysis.geometry import compactness_gap, encoder_geometry, levina_bickel, twonn
+from facevoice.analysis.geometry.encoder import compactness_gap, encoder_geometry, levina_bickel, twonn
 
 
 def _fan(direction: np.ndarray, normal: np.ndarray, theta: float, n: int) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.analysis.geometry_curvature import local_curvature, second_fundamental_form, tangent_dimension
+from facevoice.analysis.geometry.curvature import local_curvature, second_fundamental_form, tangent_dimension
 
 
 def _frame(D: int, d: int, rng: np.random.Generator) -> np.ndarray:

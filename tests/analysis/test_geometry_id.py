@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.analysis.geometry import levina_bickel, twonn
-from facevoice.analysis.geometry_knn import knn
+from facevoice.analysis.geometry.encoder import levina_bickel, twonn
+from facevoice.analysis.geometry.knn import knn
 
 
 def _embed(Z: np.ndarray, D: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,7 +1,7 @@
 import pytest
 
-from facevoice.config import ConfigError, apply_overrides, deep_merge, dump_config, load_config
-from facevoice.registry import Registry
+from facevoice.core.config import ConfigError, apply_overrides, deep_merge, dump_config, load_config
+from facevoice.core.registry import Registry
 
 
 def test_registry_create_and_unknown_lists_valid():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.data.formats import (
+from facevoice.data.formats.fop import (
     FormatError,
     canonical_labels,
     read_feature_matrix,

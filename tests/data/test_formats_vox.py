@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.data.formats import FormatError
-from facevoice.data.formats_vox import read_ssos_split, read_ssos_splits, read_ssos_trials, read_vox1_meta
+from facevoice.data.formats.fop import FormatError
+from facevoice.data.formats.vox import read_ssos_split, read_ssos_splits, read_ssos_trials, read_vox1_meta
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_malformed_identity_tables_and_trials(tmp_path, meta):
 
 
 def test_ssos_trials_through_the_evaluator(shared_data, meta):
-    from facevoice.eval.evaluate import evaluate_score_fn
+    from facevoice.eval.scoring.engine import evaluate_score_fn
 
     t = read_ssos_trials(shared_data / "protocols" / "ssos" / "verify_g_v2f_test.txt", meta)
     ident = dict(zip(t["probe_id"], t["probe_identity"], strict=True))

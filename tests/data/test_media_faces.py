@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.data.faces import auto_upsample, crop_box, detect_faces, face_crop
-from facevoice.data.media import load_image
-from facevoice.encoders import SkipItem
+from facevoice.core.types import SkipItem
+from facevoice.data.media.faces import auto_upsample, crop_box, detect_faces, face_crop
+from facevoice.data.media.io import load_image
 
 
 def test_auto_upsample_targets_small_images():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from facevoice.data.media import audio_level_db, check_file, load_audio, load_image, load_visual, read_video_frames
-from facevoice.encoders import SkipItem
+from facevoice.core.types import SkipItem
+from facevoice.data.media.io import audio_level_db, check_file, load_audio, load_image, load_visual, read_video_frames
 
 
 def _write_av(path, seconds=1.0, rate=22050, video_frames=0):

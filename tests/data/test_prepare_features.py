@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.data.prepare_features import FeaturePair, prepare_features
+from facevoice.data.corpora.features import FeaturePair, prepare_features
 from facevoice.store import EmbeddingStore
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from facevoice.data.prepare_mavceleb import prepare_mavceleb
+from facevoice.data.corpora.mavceleb import prepare_mavceleb
 
 
 def _touch(path):

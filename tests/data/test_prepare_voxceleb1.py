@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from facevoice.data.prepare_voxceleb1 import prepare_voxceleb1, read_vox1_meta
+from facevoice.data.corpora.voxceleb1 import prepare_voxceleb1, read_vox1_meta
 
 # dev identities of vox1_meta (SSoS lists: id10310 train, id10003 val, id10117/id10118 test) and two test ones
 DEV = {"id10310": "Fanny_Ardant", "id10117": "CCH_Pounder", "id10118": "Caitriona_Balfe", "id10003": "Aamir_Khan"}

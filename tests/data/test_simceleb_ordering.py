@@ -18,10 +18,10 @@ import pandas as pd
 import pytest
 
 from facevoice.backends.cca import CCABaseline
-from facevoice.data.synthetic import simulate
-from facevoice.data.synthetic_oracle import oracle_score_fn
-from facevoice.eval.evaluate import evaluate_embeddings, evaluate_score_fn
-from facevoice.eval.protocols import build_protocols
+from facevoice.eval.protocols.protocol_set import build_protocols
+from facevoice.eval.scoring.engine import evaluate_embeddings, evaluate_score_fn
+from facevoice.simceleb.oracle import oracle_score_fn
+from facevoice.simceleb.simulate import simulate
 
 SMALL = {
     "vox1": dict(n_identities=300, n_train=216, n_val=24, d_face=512),

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from facevoice.data.manifest import validate_manifest
-from facevoice.data.synthetic import load_simulation, save_simulation, simulate
-from facevoice.data.synthetic_world import build_world
+from facevoice.simceleb.simulate import load_simulation, save_simulation, simulate
+from facevoice.simceleb.world import build_world
 from reference.synthetic_oracle_reference import tiny_config
 
 TWO_LANG = dict(languages=("english", "urdu"), videos_per_language=(3, 2), language_offset_std=0.6)
@@ -61,7 +61,7 @@ def test_split_invariants(extra):
 
 
 def test_attribute_frequencies_follow_the_table():
-    from facevoice.data.synthetic_presets import VOX1_DEMOGRAPHICS
+    from facevoice.simceleb.presets import VOX1_DEMOGRAPHICS
 
     cfg = tiny_config(
         n_identities=6000, n_train=100, n_val=0, demographics=VOX1_DEMOGRAPHICS, videos_per_language=(1,),
@@ -150,7 +150,7 @@ def test_simulation_does_not_depend_on_the_blas_thread_count():
     import sys
 
     code = (
-        "import hashlib; from facevoice.data.synthetic import simulate; "
+        "import hashlib; from facevoice.simceleb.simulate import simulate; "
         "print(hashlib.sha256(simulate('vox1', seed=0).bundle.embeddings['face'].tobytes()).hexdigest())"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}

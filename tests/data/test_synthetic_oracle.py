@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logsumexp
 
-from facevoice.data.synthetic import simulate
-from facevoice.data.synthetic_oracle import (
+from facevoice.simceleb.oracle import (
     loo_lse,
     lse_matrix,
     lse_pairs,
@@ -16,6 +15,7 @@ from facevoice.data.synthetic_oracle import (
     oracle_scores,
     parse_constraint,
 )
+from facevoice.simceleb.simulate import simulate
 from reference.synthetic_oracle_reference import prior_llr, seen_llr, tiny_config
 
 TWO_LANG = dict(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from facevoice.data.synthetic_presets import (
+from facevoice.simceleb.presets import (
     AGE_PROBS,
     PRESETS,
     VOX1_DEMOGRAPHICS,

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from facevoice.encoders import ENCODERS, create_encoder
-from facevoice.encoders.hf_audio import HFAudioEncoder, audio_forward, prepare_audio
-from facevoice.encoders.hf_common import load_backbone, masked_mean, tiny_config, weighted_layer_sum, weights_hash
+from facevoice.encoders.hf.audio import HFAudioEncoder, audio_forward, prepare_audio
+from facevoice.encoders.hf.common import load_backbone, masked_mean, tiny_config, weighted_layer_sum, weights_hash
 
 AUDIO = ["wavlm", "hubert", "wav2vec2"]
 VISION = ["siglip", "clip", "dinov2"]

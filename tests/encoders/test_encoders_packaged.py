@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.encoders import SkipItem, create_encoder
+from facevoice.core.types import SkipItem
+from facevoice.encoders import create_encoder
 from facevoice.eval.metrics import eer
 
 

@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 from facevoice.cli import app
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.manifest import make_manifest
-from facevoice.eval.evaluate import evaluate_embeddings
-from facevoice.eval.evaluate_scorers import EmbeddingScorer
-from facevoice.eval.protocols import ProtocolSet
+from facevoice.eval.protocols.protocol_set import ProtocolSet
+from facevoice.eval.scoring.engine import evaluate_embeddings
+from facevoice.eval.scoring.scorers import EmbeddingScorer
 from reference.eval_engine_reference import planted_embeddings, toy_manifest
 
 runner = CliRunner()

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from facevoice.eval import metrics
-from facevoice.eval.evaluate import attach_labels, evaluate_embeddings, evaluate_score_fn, evaluate_scores
-from facevoice.eval.evaluate_results import display_tables, to_json, to_markdown, wide_table
-from facevoice.eval.evaluate_scorers import EmbeddingScorer
-from facevoice.eval.protocols import build_protocols
+from facevoice.eval.protocols.protocol_set import build_protocols
+from facevoice.eval.scoring.engine import attach_labels, evaluate_embeddings, evaluate_score_fn, evaluate_scores
+from facevoice.eval.scoring.results import display_tables, to_json, to_markdown, wide_table
+from facevoice.eval.scoring.scorers import EmbeddingScorer
 from reference.eval_engine_reference import (
     naive_gallery_accuracy,
     naive_pair_scores,

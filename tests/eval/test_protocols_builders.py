@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from facevoice.data.manifest import ManifestError
-from facevoice.eval.protocols import ProtocolError, ProtocolSet, build_protocols
-from facevoice.eval.protocols_sampling import joint_codes, sample_distinct, stable_rng
+from facevoice.eval.protocols.protocol_set import ProtocolError, ProtocolSet, build_protocols
+from facevoice.eval.protocols.sampling import joint_codes, sample_distinct, stable_rng
 from reference.eval_engine_reference import toy_manifest
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.data.formats import FormatError
-from facevoice.eval.protocol_io import read_galleries, read_trials, write_galleries, write_trials
-from facevoice.eval.protocol_io_scores import read_scores, write_scores
+from facevoice.data.formats.fop import FormatError
+from facevoice.eval.protocols.io import read_galleries, read_trials, write_galleries, write_trials
+from facevoice.eval.protocols.score_files import read_scores, write_scores
 
 
 def _write(tmp_path, name, text):

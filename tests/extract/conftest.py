@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 from extract_helpers import write_faces, write_voices
 
-from facevoice.encoders.hf_common import tiny_config
+from facevoice.encoders.hf.common import tiny_config
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def write_faces(folder: Path, n: int, seed: int) -> None:
 
 
 def run_cli(args: list[str], wait: bool = True, **kw):
-    """Run ``python -m facevoice.extract ...`` (or another module) in a fresh process."""
+    """Run ``python -m facevoice extract ...`` (or another module) in a fresh process."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, *args]
     if wait:

@@ -12,9 +12,9 @@ import pytest
 import torch
 from extract_helpers import run_cli, write_voices
 
-from facevoice.data.prepare_folder import prepare_folder
+from facevoice.data.corpora.folder import prepare_folder
 from facevoice.encoders import create_encoder
-from facevoice.encoders.hf_common import tiny_config
+from facevoice.encoders.hf.common import tiny_config
 from facevoice.extract import extract
 from facevoice.store import EmbeddingStore
 
@@ -77,7 +77,7 @@ def test_kill9_resume_is_bit_identical(tmp_path, tiny_wavlm_json):
     ref_ids, ref_X, ref_skips = _reference(manifest, tmp_path / "ref")
 
     out = tmp_path / "killed"
-    args = ["-m", "facevoice.extract", str(manifest), "--out", str(out), "--source", str(tiny_wavlm_json), *ARGS]
+    args = ["-m", "facevoice", "extract", str(manifest), "--out", str(out), "--source", str(tiny_wavlm_json), *ARGS]
     killed_at = _kill_after(args, out, 3)
     assert killed_at < n_items // 4  # the kill landed mid-run
     partial = EmbeddingStore.open(out).done_ids()
@@ -106,7 +106,7 @@ def test_two_processes_split_the_manifest(tmp_path, tiny_wavlm_json):
 
     out = tmp_path / "ddp"
     args = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    args += ["-m", "facevoice.extract", str(manifest), "--out", str(out), "--source", str(tiny_wavlm_json), *ARGS]
+    args += ["-m", "facevoice", "extract", str(manifest), "--out", str(out), "--source", str(tiny_wavlm_json), *ARGS]
     res = run_cli(args)
     assert res.returncode == 0, res.stderr[-3000:]
     runs = [json.loads(p.read_text()) for p in sorted((out / "extract_runs").glob("rank*.json"))]

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 
-from facevoice.data.prepare_folder import prepare_folder
+from facevoice.data.corpora.folder import prepare_folder
 from facevoice.encoders import create_encoder
-from facevoice.encoders.hf_common import tiny_config
+from facevoice.encoders.hf.common import tiny_config
 from facevoice.extract import extract
 from facevoice.store import EmbeddingStore
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facevoice.encoders.hf_common import tiny_config
+from facevoice.encoders.hf.common import tiny_config
 
 # the registry's tiny offline test models (same configs the encoder tests use)
 TINY_AUDIO = tiny_config("wavlm")

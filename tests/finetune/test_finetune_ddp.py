@@ -25,7 +25,7 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
     single = finetune(cfg, tmp_path / "one")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    cmd += ["-m", "facevoice.finetune", str(tmp_path / "cfg.yaml"), "--run-dir", str(tmp_path / "two")]
+    cmd += ["-m", "facevoice", "finetune", str(tmp_path / "cfg.yaml"), "--run-dir", str(tmp_path / "two")]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from finetune_media import TINY_AUDIO, TINY_VISION
 
-from facevoice.encoders.hf_common import load_backbone
+from facevoice.encoders.hf.common import load_backbone
 from facevoice.finetune.lora import (
     apply_lora,
     lora_parameters,

@@ -58,7 +58,7 @@ def test_each_lora_setting_trains_and_evaluates(setting: str, simulated, tmp_pat
 def test_saved_adapter_reloads_with_peft(simulated, tmp_path: Path) -> None:
     from peft import PeftModel
 
-    from facevoice.encoders.hf_common import load_backbone
+    from facevoice.encoders.hf.common import load_backbone
 
     manifest, cache = simulated
     cfg = tiny_config(manifest, "both", epochs=1)

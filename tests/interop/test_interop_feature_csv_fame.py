@@ -14,7 +14,7 @@ from train_fixtures import METHOD, make_tiny_bundle  # noqa: E402
 
 from facevoice.interop.fame import FameFormatError, export_fame, read_trial_keys  # noqa: E402
 from facevoice.interop.feature_csv import load_feature_csv_bundle  # noqa: E402
-from facevoice.train.run import train  # noqa: E402
+from facevoice.pipelines.run import train  # noqa: E402
 
 
 def _csv(path, X, labels=None):
@@ -148,7 +148,7 @@ def test_benchmark_on_feature_csvs_and_lists(csvs, tmp_path):
 
 
 def test_cli_data_options_keep_dotted_data_overrides(csvs):
-    from facevoice.train.recipes import apply_cli_data
+    from facevoice.pipelines.recipes import apply_cli_data
 
     overrides = [
         "data.val.face_csv=vf.csv",
@@ -182,7 +182,7 @@ def test_val_section_needs_both_files(csvs):
 
 
 def test_bad_test_list_fails_before_training(csvs, tmp_path):
-    from facevoice.data.formats import FormatError
+    from facevoice.data.formats.fop import FormatError
 
     bad = tmp_path / "bad_face.csv"
     rows = Path(csvs["test"]["face_csv"]).read_text().splitlines()

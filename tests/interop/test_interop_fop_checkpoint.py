@@ -61,7 +61,7 @@ def test_import_as_run_then_export_fame(ckpt, tmp_path):
     from typer.testing import CliRunner
 
     from facevoice.cli import app
-    from facevoice.train.inference import load_method
+    from facevoice.runs.loading import load_method
 
     runner = CliRunner()
     res = runner.invoke(app, ["import-fop", str(ckpt), "--out", str(tmp_path / "run")])

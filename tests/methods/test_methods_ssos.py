@@ -8,7 +8,7 @@ import torch
 from methods_toy import make_batch, planted, run_steps
 
 from facevoice.methods import METHODS
-from facevoice.methods.ssos_weights import IdentityReweighting, StageSchedule
+from facevoice.methods.reweighting import IdentityReweighting, StageSchedule
 
 
 def test_reweighting_updates_follow_the_paper() -> None:

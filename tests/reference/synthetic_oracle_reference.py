@@ -2,7 +2,7 @@
 
 The covariance between two latent coordinates of two items of one identity is written out from
 the generative description (docs/simceleb.md §2) item pair by item pair, independently of the
-factor-loading formulation used by facevoice.data.synthetic_components; densities are evaluated on the
+factor-loading formulation used by facevoice.simceleb.components; densities are evaluated on the
 full latent vectors (shared and modality-specific coordinates) and mixtures are summed term by term.
 """
 
@@ -134,7 +134,7 @@ def seen_llr(sim, face_row: int, voice_row: int, columns: tuple[str, ...] = ()) 
 
 def tiny_config(**overrides):
     """A small simceleb config (few identities, low dimensions) for fast tests."""
-    from facevoice.data.synthetic_presets import SimConfig
+    from facevoice.simceleb.presets import SimConfig
 
     base = dict(
         name="tiny",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from facevoice.report.benchmark_report import HEADLINE_COLUMNS, cca_check
+from facevoice.report.benchmark import HEADLINE_COLUMNS, cca_check
 
 
 def _row(method, **values):
@@ -51,7 +51,7 @@ def _trials(n_probes: int = 120):
 
 
 def test_paired_comparison_calls_better_tie_and_worse():
-    from facevoice.report.benchmark_paired import paired_markdown, paired_vs_cca
+    from facevoice.report.paired import paired_markdown, paired_vs_cca
 
     trials = _trials()
     rng = np.random.default_rng(0)

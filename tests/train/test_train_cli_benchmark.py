@@ -12,9 +12,9 @@ from train_fixtures import METHOD, make_tiny_bundle
 from typer.testing import CliRunner
 
 from facevoice.cli import app
-from facevoice.report.benchmark_paired import paired_vs_cca
-from facevoice.train.benchmark import BenchmarkError, load_benchmark, method_recipe, parse_seeds
-from facevoice.train.recipes import available_recipes, load_recipe
+from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, method_recipe, parse_seeds
+from facevoice.pipelines.recipes import available_recipes, load_recipe
+from facevoice.report.paired import paired_vs_cca
 
 runner = CliRunner()
 
@@ -137,7 +137,7 @@ def test_cli_embed_projects_a_bundle(setup, tmp_path):
     import numpy as np
 
     from facevoice.data.bundle import EmbeddingBundle
-    from facevoice.train.inference import embed_array, load_method
+    from facevoice.runs.loading import embed_array, load_method
 
     recipe = str(setup / "recipes" / "tiny.yaml")
     run = tmp_path / "run"
@@ -156,7 +156,7 @@ def test_cli_embed_projects_a_bundle(setup, tmp_path):
 
 
 def test_overrides_target_one_method_or_skip_the_cca_reference():
-    from facevoice.train.benchmark import overrides_for
+    from facevoice.pipelines.benchmark.runner import overrides_for
 
     given = ["train.epochs=2", "method.lr=0.01", "fop:method.fusion=linear", "sbnet:train.batch_size=64"]
     assert overrides_for("fop", given) == ["train.epochs=2", "method.lr=0.01", "method.fusion=linear"]

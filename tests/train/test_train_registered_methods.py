@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 from train_fixtures import make_tiny_bundle
 
 from facevoice.methods import METHODS
-from facevoice.train.run import load_method, train
+from facevoice.pipelines.run import load_method, train
 
 HP = {"ssos": {"reweight_start": 4, "reweight_every": 2, "stage1_iters": 10, "fit_schedule_to_run": False}}
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from train_fixtures import TinyTwoBranch, make_tiny_bundle
 
-from facevoice.train.checkpoint import (
+from facevoice.runs.checkpoint import (
     CheckpointError,
     flatten_state,
     load_checkpoint,

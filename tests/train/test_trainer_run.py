@@ -12,7 +12,7 @@ import yaml
 from safetensors.torch import load_file
 from train_fixtures import METHOD, SimulatedCrash, TinyTwoBranch, make_tiny_bundle
 
-from facevoice.train.run import load_method, train, train_and_embed
+from facevoice.pipelines.run import load_method, train, train_and_embed
 
 
 def _config(epochs=4, **train_kw):

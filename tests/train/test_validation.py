@@ -10,8 +10,8 @@ import torch
 from sklearn.metrics import roc_auc_score, roc_curve
 from train_fixtures import METHOD, TinyTwoBranch, make_tiny_bundle
 
+from facevoice.pipelines.run import train
 from facevoice.train.config import TrainConfig
-from facevoice.train.run import train
 from facevoice.train.validation import ValidationSet
 
 

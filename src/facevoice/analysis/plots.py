@@ -21,9 +21,9 @@ def metric_scatter(
 ) -> Path:
     """Scatter of a metric ``x`` ``(n,)`` against the EER ``y`` ``(n,)`` with the least-squares line and rho.
 
-    The title gives Spearman rho and Pearson r (from :mod:`facevoice.analysis.correlation`).
+    The title gives Spearman rho and Pearson r (from :mod:`facevoice.analysis.correlation.stats`).
     """
-    from facevoice.analysis.correlation import pearson, spearman
+    from facevoice.analysis.correlation.stats import pearson, spearman
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     rho, p_rho = spearman(x, y)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facevoice.utils import get_logger
+from facevoice.core.log import get_logger
 
 log = get_logger(__name__)
 
@@ -43,7 +43,7 @@ def layer_features(encoder: Any, items: pd.DataFrame, batch_size: int = 16) -> t
     Returns the features, the item ids kept (in ``items`` order) and skip records for items the
     encoder could not load (``SkipItem`` reasons).
     """
-    from facevoice.encoders.base import SkipItem
+    from facevoice.core.types import SkipItem
 
     if not encoder.num_layers:
         raise ValueError(f"encoder {encoder.name!r} has no per-layer outputs to probe")

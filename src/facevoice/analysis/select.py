@@ -22,8 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from facevoice.analysis.crossmodal import aligned_centroids, linear_cka
-from facevoice.analysis.geometry_study import load_store
+from facevoice.analysis.crossmodal.metrics import aligned_centroids, linear_cka
+from facevoice.analysis.study import load_store
 
 _SPEC_KEYS = {"manifest", "splits", "face_stores", "voice_stores"}
 

@@ -48,9 +48,9 @@ _register_all()
 def _user_errors() -> tuple[type[BaseException], ...]:
     """Exception types that describe bad input rather than a bug (their messages name the file)."""
     from facevoice.finetune.cache import InputCacheError
+    from facevoice.pipelines.benchmark.runner import BenchmarkError
+    from facevoice.runs.checkpoint import CheckpointError
     from facevoice.store.embedding_store import StoreError
-    from facevoice.train.benchmark import BenchmarkError
-    from facevoice.train.checkpoint import CheckpointError
 
     # ValueError covers FormatError, ConfigError, ManifestError, ProtocolError, FameFormatError, ...
     return (ValueError, OSError, StoreError, CheckpointError, BenchmarkError, InputCacheError)

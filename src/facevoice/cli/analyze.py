@@ -47,7 +47,7 @@ def geometry(
     convention: str = typer.Option("standard", help="'standard' (METHODS.md) or 'reference' (published code)."),
 ) -> None:
     """Per-encoder geometry (intrinsic dimension, curvature, compactness) and per-pair cross-modal metrics."""
-    from facevoice.analysis.geometry_study import run_geometry_study
+    from facevoice.analysis.study import run_geometry_study
 
     try:
         res = run_geometry_study(manifest, face_store, voice_store, out, with_pairs=pairs, with_eer=eer,
@@ -96,7 +96,7 @@ def correlate(
     """Spearman/Pearson (p-values, bootstrap CIs) and OLS (R², adjusted R², LOO R²) of metrics vs EER."""
     import pandas as pd
 
-    from facevoice.analysis.correlation_io import correlation_study
+    from facevoice.analysis.correlation.study import correlation_study
 
     sources = [*(table or []), *pairs_json]
     if not sources:

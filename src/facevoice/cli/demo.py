@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
 
         from rich.console import Console
 
-        from facevoice.config import parse_override
-        from facevoice.demo import run_demo
+        from facevoice.core.config import parse_override
+        from facevoice.pipelines.demo import run_demo
 
         sim_options = {}
         for text in set_:

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
         """Compute EER / AUC / minDCF, 1:N accuracy and retrieval mAP / R@k, print them and write JSON + Markdown."""
         from rich.console import Console
 
-        from facevoice.eval.evaluate_results import rich_tables, run_evaluation
+        from facevoice.eval.scoring.results import rich_tables, run_evaluation
 
         if scores is None and bundle is None and face_store is None:
             raise typer.BadParameter("give --scores FILE, or --bundle DIR / --face-store + --voice-store")

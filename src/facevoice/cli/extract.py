@@ -36,7 +36,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Embed every item of the encoder's modality; re-run to resume, skips go to skip_report.csv.
 
-        Several processes: `torchrun --standalone --nproc_per_node N -m facevoice.extract MANIFEST ...`.
+        Several processes: `torchrun --standalone --nproc_per_node N -m facevoice extract MANIFEST ...`.
         """
         import json
         import os

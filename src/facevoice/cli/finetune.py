@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
         Runs unchanged under `torchrun --nproc_per_node N` or `accelerate launch` (data parallel).
         """
-        from facevoice.config import load_config
+        from facevoice.core.config import load_config
 
         if not config.exists() and (Path("configs") / f"{config}.yaml").exists():
             config = Path("configs") / f"{config}.yaml"

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0),
     ) -> None:
         """Generic folder of real files."""
-        from facevoice.data.prepare_folder import prepare_folder
+        from facevoice.data.corpora.folder import prepare_folder
 
         _show(
             prepare_folder(
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0),
     ) -> None:
         """VoxCeleb1 voices + face frames / VGGFace1 images, joined through vox1_meta.csv."""
-        from facevoice.data.prepare_voxceleb1 import prepare_voxceleb1
+        from facevoice.data.corpora.voxceleb1 import prepare_voxceleb1
 
         df = prepare_voxceleb1(
             voice_root,
@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0),
     ) -> None:
         """MAV-Celeb v1/v2/v3 (FAME)."""
-        from facevoice.data.prepare_mavceleb import prepare_mavceleb
+        from facevoice.data.corpora.mavceleb import prepare_mavceleb
 
         _show(
             prepare_mavceleb(
@@ -106,6 +106,6 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="folder: manifest.parquet, face_store/, voice_store/"),
     ) -> None:
         """Precomputed FOP-style feature CSVs (no header, last column = identity, row-aligned)."""
-        from facevoice.data.prepare_features import prepare_features
+        from facevoice.data.corpora.features import prepare_features
 
         _show(prepare_features(pair, out), out / "manifest.parquet")

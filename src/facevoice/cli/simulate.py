@@ -20,9 +20,9 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from facevoice.config import parse_override
+        from facevoice.core.config import parse_override
         from facevoice.data.manifest import summarize
-        from facevoice.data.synthetic import save_simulation, simulate
+        from facevoice.simceleb.simulate import save_simulation, simulate
 
         overrides = {}
         for text in set_:
@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(*map(str, row))
         console.print(table)
         if protocols:
-            from facevoice.eval.protocols import build_protocols
+            from facevoice.eval.protocols.protocol_set import build_protocols
 
             with console.status("building protocols"):
                 ps = build_protocols(sim.bundle.manifest, seed=seed)

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
     ) -> None:
         """Train one method from a YAML recipe; checkpoints selected on validation identities only."""
-        from facevoice.train.recipes import train_recipe
+        from facevoice.pipelines.recipes import train_recipe
 
         run_dir = train_recipe(
             recipe,
@@ -75,7 +75,7 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(False, "--progress/--no-progress", help="progress bar per run"),
     ) -> None:
         """Methods × seeds -> results table (mean ± std), 1:N curves, ROC, training curves, report.md."""
-        from facevoice.train.benchmark import benchmark_from_cli
+        from facevoice.pipelines.benchmark.runner import benchmark_from_cli
 
         out_dir = benchmark_from_cli(
             spec,
@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
         which: str = typer.Option("best", "--which", help="best or last checkpoint"),
     ) -> None:
         """Project a bundle through a trained method (then score it with `facevoice evaluate --bundle`)."""
-        from facevoice.train.inference import embed_run
+        from facevoice.runs.loading import embed_run
 
         typer.echo(f"wrote {embed_run(run_dir, data, out, which)}")
 

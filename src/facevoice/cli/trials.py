@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from facevoice.eval.protocols import make_protocol_folder
+        from facevoice.eval.protocols.protocol_set import make_protocol_folder
 
         ps = make_protocol_folder(
             manifest,

@@ -4,16 +4,17 @@
 not import torch, transformers, dlib or resemblyzer.
 """
 
-from facevoice.encoders.base import ENCODERS, SKIP_REASONS, Encoder, EncoderOutput, LoadedItem, SkipItem, create_encoder
+from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput, create_encoder
 
-ENCODERS.register("hf-audio", "facevoice.encoders.hf_audio:HFAudioEncoder")
-ENCODERS.register("wavlm", "facevoice.encoders.hf_audio:make_wavlm")
-ENCODERS.register("hubert", "facevoice.encoders.hf_audio:make_hubert")
-ENCODERS.register("wav2vec2", "facevoice.encoders.hf_audio:make_wav2vec2")
-ENCODERS.register("hf-vision", "facevoice.encoders.hf_vision:HFVisionEncoder")
-ENCODERS.register("siglip", "facevoice.encoders.hf_vision:make_siglip")
-ENCODERS.register("clip", "facevoice.encoders.hf_vision:make_clip")
-ENCODERS.register("dinov2", "facevoice.encoders.hf_vision:make_dinov2")
+ENCODERS.register("hf-audio", "facevoice.encoders.hf.audio:HFAudioEncoder")
+ENCODERS.register("wavlm", "facevoice.encoders.hf.audio:make_wavlm")
+ENCODERS.register("hubert", "facevoice.encoders.hf.audio:make_hubert")
+ENCODERS.register("wav2vec2", "facevoice.encoders.hf.audio:make_wav2vec2")
+ENCODERS.register("hf-vision", "facevoice.encoders.hf.vision:HFVisionEncoder")
+ENCODERS.register("siglip", "facevoice.encoders.hf.vision:make_siglip")
+ENCODERS.register("clip", "facevoice.encoders.hf.vision:make_clip")
+ENCODERS.register("dinov2", "facevoice.encoders.hf.vision:make_dinov2")
 ENCODERS.register("resemblyzer", "facevoice.encoders.resemblyzer_voice:ResemblyzerEncoder")
 ENCODERS.register("dlib-face", "facevoice.encoders.dlib_face:DlibFaceEncoder")
 

@@ -17,48 +17,17 @@ store refuses embeddings written under a different tag.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from facevoice.registry import Registry
+from facevoice.core.registry import Registry
+from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
 
 ENCODERS = Registry("encoder")
-
-#: Reason codes used in skip records (``EmbeddingStore.add_skips``).
-SKIP_REASONS = (
-    "missing",  # the file does not exist
-    "permission",  # the file exists but cannot be opened
-    "empty",  # zero bytes, zero samples, zero frames
-    "unreadable",  # the decoder failed (truncated, wrong format, not media at all)
-    "too_short",  # shorter than the encoder's minimum input
-    "silent",  # no signal above the silence threshold / no voiced speech
-    "no_face",  # no face found in the image or in any sampled video frame
-    "encode_error",  # the model failed on this item (e.g. non-finite output)
-)
-
-
-class SkipItem(Exception):
-    """Raised for an item that cannot be embedded; ``reason`` is one of :data:`SKIP_REASONS`."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        if reason not in SKIP_REASONS:
-            raise ValueError(f"unknown skip reason {reason!r}; valid: {', '.join(SKIP_REASONS)}")
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass
-class LoadedItem:
-    """One decoded media item: ``parts`` are model inputs (one image or waveform, or several video
-    frames whose embeddings are averaged); ``notes`` are per-item facts kept in the extraction report
-    (e.g. ``{"face_source": "detected"}``)."""
-
-    parts: list[Any]
-    notes: dict[str, Any] = field(default_factory=dict)
+__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem", "create_encoder"]
 
 
 @dataclass

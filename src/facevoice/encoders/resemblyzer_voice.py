@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from facevoice.encoders.base import Encoder, EncoderOutput, LoadedItem, SkipItem
-from facevoice.utils import file_sha256
+from facevoice.core.hashing import file_sha256
+from facevoice.core.types import LoadedItem, SkipItem
+from facevoice.encoders.base import Encoder, EncoderOutput
 
 
 def _import_resemblyzer():
@@ -48,7 +49,7 @@ class ResemblyzerEncoder(Encoder):
     ) -> None:
         import torch
 
-        from facevoice.encoders.hf_common import resolve_device
+        from facevoice.encoders.hf.common import resolve_device
 
         rz = _import_resemblyzer()
         self._audio = rz.audio
@@ -76,7 +77,7 @@ class ResemblyzerEncoder(Encoder):
 
     def load(self, path: str | Path) -> LoadedItem:
         """Audio file → ``LoadedItem([wave (S,)])`` at 16 kHz after resemblyzer's normalisation and VAD."""
-        from facevoice.data.media import audio_level_db, load_audio
+        from facevoice.data.media.io import audio_level_db, load_audio
 
         wave = load_audio(path, self.sample_rate)
         level = audio_level_db(wave)

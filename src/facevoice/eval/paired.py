@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from facevoice.eval.metrics_checks import check_binary_inputs
+from facevoice.eval.metrics.checks import check_binary_inputs
 
 __all__ = ["PairedDifference", "weighted_auc", "paired_auc_bootstrap", "verdict"]
 

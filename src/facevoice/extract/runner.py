@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facevoice.encoders.base import Encoder, LoadedItem, SkipItem
+from facevoice.core.types import LoadedItem, SkipItem
+from facevoice.encoders.base import Encoder
 from facevoice.extract.plan import (
     Shard,
     WorkItem,

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from facevoice.encoders.hf_common import tiny_config
+from facevoice.encoders.hf.common import tiny_config
 
 PRESETS: dict[str, dict[str, Any]] = {
     "wavlm-large": dict(
@@ -96,7 +96,7 @@ def meta_backbone(spec: str | Mapping[str, Any]) -> nn.Module:
     name (:data:`HUB_PRESETS`), a local checkpoint folder (its ``config.json``) or a config dict ``{family, ...}``."""
     import transformers
 
-    from facevoice.encoders.hf_common import FAMILIES, resolve_family
+    from facevoice.encoders.hf.common import FAMILIES, resolve_family
 
     if isinstance(spec, str):
         spec = HUB_PRESETS.get(spec, spec)

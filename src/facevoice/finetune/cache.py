@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facevoice.utils import get_logger
+from facevoice.core.log import get_logger
 
 log = get_logger(__name__)
 
@@ -102,7 +102,7 @@ def build_input_cache(
     storing (rescale/normalise are left for batch time). Unusable files are recorded in skips with the
     encoder's reason code and logged; items already stored or skipped are not loaded again.
     """
-    from facevoice.encoders.base import SkipItem
+    from facevoice.core.types import SkipItem
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

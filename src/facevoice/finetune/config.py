@@ -10,7 +10,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from facevoice.config import deep_merge
+from facevoice.core.config import deep_merge
 
 DEFAULTS: dict[str, Any] = {
     "manifest": None,  # parquet/csv manifest with train / val / test splits

@@ -135,8 +135,8 @@ class PairCollator:
         self.voice_processor, self.face_processor, self.sample_rate = voice_processor, face_processor, sample_rate
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        from facevoice.encoders.hf_audio import prepare_audio
-        from facevoice.encoders.hf_vision import prepare_images
+        from facevoice.encoders.hf.audio import prepare_audio
+        from facevoice.encoders.hf.vision import prepare_images
 
         return {
             "voice": prepare_audio(self.voice_processor, [it["wave"] for it in items], self.sample_rate),
@@ -153,8 +153,8 @@ class ItemCollator:
         self.modality, self.processor, self.sample_rate = modality, processor, sample_rate
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        from facevoice.encoders.hf_audio import prepare_audio
-        from facevoice.encoders.hf_vision import prepare_images
+        from facevoice.encoders.hf.audio import prepare_audio
+        from facevoice.encoders.hf.vision import prepare_images
 
         parts = [it["part"] for it in items]
         if self.modality == "voice":

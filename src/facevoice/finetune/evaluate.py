@@ -6,9 +6,9 @@ are de-duplicated by their item index before use (nothing is counted twice).
 
 Scores are cosines in the shared space. Checkpoints are selected on the validation identities
 with the all-pairs EER (every voice × face pair: exact, no sampling noise). Test splits are scored
-with the project's standard protocols (``facevoice.eval.protocols``: verification trials with
+with the project's standard protocols (``facevoice.eval.protocols.protocol_set``: verification trials with
 random / G / N / A / GNA negatives, 1:N matching, retrieval; both directions) through
-``facevoice.eval.evaluate.evaluate_embeddings``.
+``facevoice.eval.scoring.engine.evaluate_embeddings``.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def embed_items(
     ``model`` is the unwrapped :class:`DualEncoder`, ``branch`` its voice or face branch. Voice
     models whose first conv layer normalises over time (padding-sensitive) are run one item at a time.
     """
-    from facevoice.encoders.hf_audio import padding_sensitive
+    from facevoice.encoders.hf.audio import padding_sensitive
 
     modality = branch.modality
     if modality == "voice" and padding_sensitive(branch.model.config):
@@ -113,9 +113,9 @@ def score_all_pairs(pool: pd.DataFrame, voice: dict[str, np.ndarray], face: dict
 
 
 def build_test_protocols(manifest: pd.DataFrame, splits: list[str], eval_cfg: Mapping[str, Any]) -> Any:
-    """The standard protocol lists (:func:`facevoice.eval.protocols.build_protocols`) of the test
+    """The standard protocol lists (:func:`facevoice.eval.protocols.protocol_set.build_protocols`) of the test
     ``splits`` present in ``manifest``, built once so every seed and setting is scored on the same lists."""
-    from facevoice.eval.protocols import build_protocols
+    from facevoice.eval.protocols.protocol_set import build_protocols
 
     present = [s for s in splits if (manifest["split"] == s).any()]
     if not present:
@@ -134,7 +134,7 @@ def evaluate_protocol_set(
     protocols: Any, voice: tuple[list[str], np.ndarray], face: tuple[list[str], np.ndarray]
 ) -> pd.DataFrame:
     """Long results table (protocol, split, direction, constraint, n, metric, value) of cosine scores."""
-    from facevoice.eval.evaluate import evaluate_embeddings
+    from facevoice.eval.scoring.engine import evaluate_embeddings
 
     return evaluate_embeddings(face, voice, protocols)
 

@@ -54,10 +54,10 @@ class EncoderBranch(nn.Module):
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Pooled ``(B, H)`` from voice ``{input_values (B, S), attention_mask (B, S)}`` or face
         ``{pixel_values (B, 3, H, W)}``."""
-        from facevoice.encoders.hf_common import masked_mean, weighted_layer_sum
+        from facevoice.encoders.hf.common import masked_mean, weighted_layer_sum
 
         if self.modality == "voice":
-            from facevoice.encoders.hf_audio import audio_forward
+            from facevoice.encoders.hf.audio import audio_forward
 
             fwd = audio_forward(self.model, inputs["input_values"], inputs["attention_mask"])
             if self.layer == "weighted":
@@ -65,7 +65,7 @@ class EncoderBranch(nn.Module):
             else:
                 hidden = fwd.hidden_states[-1 if self.layer is None else self.layer]
             return masked_mean(hidden, fwd.frame_mask)
-        from facevoice.encoders.hf_vision import pool_tokens, vision_forward
+        from facevoice.encoders.hf.vision import pool_tokens, vision_forward
 
         out = vision_forward(self.model, inputs["pixel_values"])
         if self.pooling == "pooler":

@@ -23,10 +23,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from facevoice.core.log import get_logger
+from facevoice.core.seeding import seed_everything
 from facevoice.finetune.config import resolve_finetune_config
 from facevoice.finetune.distributed import gather_with_grad, make_accelerator, rank_spread
 from facevoice.finetune.evaluate import evaluate_protocol_set, flatten_results, score_all_pairs
-from facevoice.utils import get_logger, seed_everything
 
 log = get_logger(__name__)
 MODS = ("voice", "face")
@@ -40,7 +41,7 @@ def finetune(cfg: Mapping[str, Any], run_dir: str | Path) -> dict[str, Any]:
     ``result.json``), ``results.json`` (per-seed results, mean ± std) and ``summary.csv``.
     Returns the ``results.json`` content.
     """
-    from facevoice.config import dump_config
+    from facevoice.core.config import dump_config
     from facevoice.finetune.budget import parameter_report
     from facevoice.finetune.cache import InputCache, build_input_cache
     from facevoice.finetune.data import carve_validation

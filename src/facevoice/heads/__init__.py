@@ -11,7 +11,7 @@ Entries are registered lazily ("module:attr"), so importing this package imports
 
 from __future__ import annotations
 
-from facevoice.registry import Registry
+from facevoice.core.registry import Registry
 
 HEADS = Registry("head")
 

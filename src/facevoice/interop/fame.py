@@ -53,9 +53,9 @@ def read_test_features(path: str | Path, dim: int) -> np.ndarray:
     """A headerless feature CSV -> (T, dim) float32: ``dim`` columns, or ``dim`` + a last label column.
 
     Any other column count is refused (naming the file), never truncated; parsing, blank lines and
-    line-numbered errors are those of :mod:`facevoice.data.formats_csv`.
+    line-numbered errors are those of :mod:`facevoice.data.formats.numeric_csv`.
     """
-    from facevoice.data.formats_csv import FormatError, read_feature_matrix
+    from facevoice.data.formats.numeric_csv import FormatError, read_feature_matrix
 
     path = Path(path)
     if not path.is_file():
@@ -106,7 +106,7 @@ def export_fame(
     challenge's overall figure is the mean EER over the settings, reported as ``mean_eer``).
     """
     from facevoice.eval.metrics import eer
-    from facevoice.train.inference import embed_array, load_method
+    from facevoice.runs.loading import embed_array, load_method
 
     method = load_method(run_dir, which, device=device)
     unknown = sorted(set(settings) - set(SETTINGS))

@@ -12,7 +12,7 @@ Recipe ``data:`` section with ``source: feature_csv``::
 
 Each training row becomes one face item and one voice item of its identity (``train`` split);
 validation rows likewise (``val``). Verification lists are read by
-:func:`facevoice.data.formats.read_fop_verification_list` (row i of both files = trial i) and scored
+:func:`facevoice.data.formats.fop.read_fop_verification_list` (row i of both files = trial i) and scored
 with the cosine of ``method.embed`` outputs.
 """
 
@@ -48,7 +48,7 @@ def _rows(prefix: str, split: str, labels: np.ndarray) -> list[pd.DataFrame]:
 
 def load_feature_csv_bundle(section: Mapping[str, Any]) -> EmbeddingBundle:
     """Bundle of the training (and optional validation) CSV pairs of a ``data:`` section."""
-    from facevoice.data.formats import read_fop_features
+    from facevoice.data.formats.fop import read_fop_features
 
     for key in ("face_csv", "voice_csv"):
         if not section.get(key):
@@ -104,11 +104,11 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
 
 
 def read_feature_list(name: str, spec: Mapping[str, Any], section: Mapping[str, Any], d_face: int, d_voice: int) -> Any:
-    """Read and check one ``data.tests.<name>`` list (:class:`~facevoice.data.formats.FOPVerificationList`).
+    """Read and check one ``data.tests.<name>`` list (:class:`~facevoice.data.formats.fop.FOPVerificationList`).
 
     Feature sizes: the section's ``face_dim`` / ``voice_dim`` when given, else ``d_face`` / ``d_voice``.
     """
-    from facevoice.data.formats import read_fop_verification_list
+    from facevoice.data.formats.fop import read_fop_verification_list
 
     if not isinstance(spec, Mapping) or not spec.get("face_csv") or not spec.get("voice_csv"):
         raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
@@ -130,7 +130,7 @@ def check_feature_lists(section: Mapping[str, Any], d_face: int, d_voice: int) -
 
 def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Cosine scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features under ``method.embed``."""
-    from facevoice.train.inference import embed_array
+    from facevoice.runs.loading import embed_array
 
     f = embed_array(method, face, "face", device=device)
     v = embed_array(method, voice, "voice", device=device)
@@ -157,7 +157,7 @@ def evaluate_run_lists(
     run_dir: Any, tests: Any, labels: str = "auto", which: str = "best", device: str = "cpu"
 ) -> dict[str, dict[str, Any]]:
     """Evaluate a trained run on ``NAME=FACE_CSV,VOICE_CSV`` lists (strings) or a ``{name: {...}}`` mapping."""
-    from facevoice.train.inference import load_method
+    from facevoice.runs.loading import load_method
 
     if not isinstance(tests, Mapping):
         tests = {name: {**spec, "labels": labels} for name, spec in parse_test_specs(tests).items()}

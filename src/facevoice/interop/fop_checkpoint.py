@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from facevoice.utils import file_sha256
+from facevoice.core.hashing import file_sha256
 
 REQUIRED_KEYS = ("face_branch.fc1.0.weight", "voice_branch.fc1.0.weight", "logits_layer.weight")
 
@@ -82,11 +82,11 @@ def import_fop_head(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 def import_fop_method(path: str | Path, method: str = "fop", **hparams: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The registered FOP *method* with its FOP head loaded from the checkpoint (eval mode)."""
     from facevoice.heads.fop import FOPHead
-    from facevoice.train.run import build_method
+    from facevoice.methods import create_method
 
     head, info = import_fop_head(path)
     hp = {"fusion": info["fusion"], **hparams}
-    m = build_method(method, info["d_face"], info["d_voice"], info["n_classes"], hp)
+    m = create_method(method, info["d_face"], info["d_voice"], info["n_classes"], hp)
     targets = [mod for mod in m.modules() if isinstance(mod, FOPHead)]
     if len(targets) != 1:
         raise FOPCheckpointError(f"method {method!r} holds {len(targets)} FOP heads; expected exactly one")
@@ -99,7 +99,7 @@ def import_fop_run(path: str | Path, out: str | Path, method: str = "fop", **hpa
 
     The result is usable wherever a trained run is (``load_method``, benchmark, FAME export).
     """
-    from facevoice.train.checkpoint import save_checkpoint
+    from facevoice.runs.checkpoint import save_checkpoint
 
     m, info = import_fop_method(path, method, **hparams)
     out = Path(out)

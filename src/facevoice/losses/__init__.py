@@ -7,7 +7,7 @@ its inputs. Entries are registered lazily so that importing this package imports
 
 from __future__ import annotations
 
-from facevoice.registry import Registry
+from facevoice.core.registry import Registry
 
 LOSSES = Registry("loss")
 

@@ -9,7 +9,14 @@ Entries are registered lazily ("module:attr").
 
 from __future__ import annotations
 
-from facevoice.registry import Registry
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from facevoice.core.registry import Registry
+
+if TYPE_CHECKING:
+    from facevoice.methods.base import Method
 
 METHODS = Registry("method")
 
@@ -20,4 +27,21 @@ METHODS.register("ssos", "facevoice.methods.ssos:SSoSMethod")
 METHODS.register("contrastive", "facevoice.methods.contrastive:ContrastiveMethod")
 METHODS.register("cca", "facevoice.methods.cca:CCAMethod")
 
-__all__ = ["METHODS"]
+
+def create_method(
+    name: str, d_face: int, d_voice: int, n_classes: int, hparams: Mapping[str, Any] | None = None
+) -> Method:
+    """The method registered as ``name`` (or any ``"package.module:Class"``), built for these sizes.
+
+    ``hparams`` is the recipe's ``method:`` section without ``name``; unknown keys are rejected by
+    the method.
+    """
+    if ":" in name:
+        module, _, attr = name.partition(":")
+        cls = getattr(importlib.import_module(module), attr)
+    else:
+        cls = METHODS.get(name)
+    return cls(int(d_face), int(d_voice), int(n_classes), **dict(hparams or {}))
+
+
+__all__ = ["METHODS", "create_method"]

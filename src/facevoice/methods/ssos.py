@@ -29,7 +29,7 @@ from facevoice.losses.cross_entropy import CrossEntropyLoss
 from facevoice.losses.ssos_alignment import SSoSAlignmentLoss
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, require_paired, resolve_hparams
-from facevoice.methods.ssos_weights import IdentityReweighting, StageSchedule
+from facevoice.methods.reweighting import IdentityReweighting, StageSchedule
 
 SSOS_DEFAULTS: dict[str, Any] = {
     "dim": 128,

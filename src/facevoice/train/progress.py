@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facevoice.utils import get_logger
+from facevoice.core.log import get_logger
 
 log = get_logger(__name__)
 

@@ -22,15 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from facevoice.core.log import get_logger
 from facevoice.methods.base import Method
-from facevoice.train.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
+from facevoice.runs.checkpoint import load_checkpoint, resolve_checkpoint, save_checkpoint
 from facevoice.train.config import TrainConfig
 from facevoice.train.data import TrainData
 from facevoice.train.progress import EpochProgress
 from facevoice.train.rng import capture_rng, restore_rng
 from facevoice.train.samplers import make_sampler
 from facevoice.train.validation import ValidationSet
-from facevoice.utils import get_logger
 
 log = get_logger(__name__)
 STOP_ENV = "FACEVOICE_STOP_AFTER_EPOCH"

@@ -11,7 +11,7 @@ benchmark selects on the same pairs).
 Logged per evaluation: ``val_eer`` and ``val_auc`` over all pairs, and ``val_auc_<C>`` for the
 demographic constraints whose manifest columns are present (non-targets restricted to the voice
 probe's gender ``G``, nationality ``N``, age band ``A``, all three ``GNA``, as in
-:mod:`facevoice.eval.protocols`). ``metric`` picks the selection criterion (lower is better
+:mod:`facevoice.eval.protocols.protocol_set`). ``metric`` picks the selection criterion (lower is better
 internally): ``eer``, ``auc``, or ``auc_mean`` (the mean of the random and constrained AUCs).
 """
 
@@ -24,7 +24,7 @@ import pandas as pd
 import torch
 
 from facevoice.data.bundle import EmbeddingBundle
-from facevoice.eval.protocols_builders import CONSTRAINTS
+from facevoice.eval.protocols.builders import CONSTRAINTS
 from facevoice.methods.base import Method
 from facevoice.train.config import VAL_METRICS
 

@@ -1,0 +1,188 @@
+"""VoxCeleb1 (voices) + face frames or VGGFace1 images → manifest, joined through ``vox1_meta.csv``.
+
+* voices: ``<voice_root>/<VoxCeleb1 ID>/<video id>/<clip>.wav`` (the official wav tree);
+* faces: either VoxCeleb1 face frames ``<face_root>/<name or ID>/[1.6/]<video id>/<frame>.jpg`` or
+  VGGFace1 images ``<face_root>/<VGGFace1 name>/<image>.jpg`` (no video id).
+
+Identity = the VoxCeleb1 ID in both modalities; gender and nationality come from the meta file.
+Splits (``split=``):
+
+* ``"meta"``: the meta file's ``Set`` column: ``dev`` identities → train (``val_fraction`` of them →
+  val), ``test`` → test_unseen (unseen-unheard); ``seen_fraction`` of each train identity's videos →
+  test_seen (seen-heard, disjoint videos);
+* ``"ssos"``: the train/val/test identity lists of "Seeking the Shape of Sound"
+  (``protocol_dir/vox1_{train,val,test}.csv``) → train / val / test_unseen;
+* ``"ratios"``: a seeded identity split with ``ratios``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from facevoice.data.corpora.folder import hold_out_videos, list_files, split_identities
+from facevoice.data.manifest import make_manifest, write_manifest
+
+log = logging.getLogger(__name__)
+
+
+def read_vox1_meta(path: str | Path) -> pd.DataFrame:
+    """``vox1_meta.csv`` (tab- or comma-separated) → columns ``vox_id, vgg_name, gender, nationality, set``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"VoxCeleb1 meta file not found: {path}")
+    table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    table.columns = [c.strip().lower().replace(" ", "_") for c in table.columns]
+    rename = {"voxceleb1_id": "vox_id", "vggface1_id": "vgg_name"}
+    table = table.rename(columns=rename)
+    needed = ["vox_id", "vgg_name", "gender", "nationality", "set"]
+    missing = [c for c in needed if c not in table.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; has {list(table.columns)}")
+    table = table[needed].apply(lambda s: s.str.strip())
+    if table["vox_id"].duplicated().any():
+        raise ValueError(
+            f"{path}: VoxCeleb1 ID listed twice, e.g. {table.loc[table['vox_id'].duplicated(), 'vox_id'].iloc[0]}"
+        )
+    return table
+
+
+def _voice_records(voice_root: Path, known: set[str]) -> tuple[list[dict], set[str]]:
+    records, unknown = [], set()
+    for f in list_files(voice_root):
+        rel = f.relative_to(voice_root)
+        if len(rel.parts) < 2:
+            continue
+        vox_id = rel.parts[0]
+        if vox_id not in known:
+            unknown.add(vox_id)
+            continue
+        video = rel.parts[1] if len(rel.parts) > 2 else ""
+        records.append(
+            {
+                "item_id": f"voice:{rel.as_posix()}",
+                "identity": vox_id,
+                "modality": "voice",
+                "path": str(f),
+                "video": video,
+            }
+        )
+    return records, unknown
+
+
+def _face_records(face_root: Path, name_to_id: dict[str, str], known: set[str]) -> tuple[list[dict], set[str]]:
+    records, unknown = [], set()
+    for f in list_files(face_root):
+        rel = f.relative_to(face_root)
+        if len(rel.parts) < 2:
+            continue
+        top = rel.parts[0]
+        vox_id = top if top in known else name_to_id.get(top)
+        if vox_id is None:
+            unknown.add(top)
+            continue
+        inner = [p for p in rel.parts[1:-1] if p != "1.6"]  # unzippedFaces/<name>/1.6/<video>/<frame>
+        video = inner[-1] if inner else ""
+        records.append(
+            {
+                "item_id": f"face:{rel.as_posix()}",
+                "identity": vox_id,
+                "modality": "face",
+                "path": str(f),
+                "video": video,
+            }
+        )
+    return records, unknown
+
+
+def _read_id_list(path: Path) -> set[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"split list not found: {path}")
+    table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
+    return set(table.iloc[:, 0].str.strip())
+
+
+def prepare_voxceleb1(
+    voice_root: str | Path,
+    face_root: str | Path,
+    meta: str | Path,
+    out: str | Path | None = None,
+    *,
+    split: str = "meta",
+    protocol_dir: str | Path | None = None,
+    val_fraction: float = 0.1,
+    seen_fraction: float = 0.0,
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Build the VoxCeleb1 face–voice manifest (see the module docstring); write it to ``out`` if given.
+
+    Identities present in only one modality are kept (they still count for unimodal work); folders
+    that match no meta row are reported in a warning; with ``split="ssos"`` identities outside the
+    three lists are left out and counted in a warning.
+    """
+    voice_root, face_root = Path(voice_root).expanduser().resolve(), Path(face_root).expanduser().resolve()
+    for p in (voice_root, face_root):
+        if not p.is_dir():
+            raise FileNotFoundError(f"folder not found: {p}")
+    table = read_vox1_meta(meta)
+    known = set(table["vox_id"])
+    name_to_id = dict(zip(table["vgg_name"], table["vox_id"], strict=True))
+    voices, unknown_v = _voice_records(voice_root, known)
+    faces, unknown_f = _face_records(face_root, name_to_id, known)
+    for what, unknown in (("voice", unknown_v), ("face", unknown_f)):
+        if unknown:
+            log.warning("%d %s folder(s) match no row of %s, e.g. %s", len(unknown), what, meta, sorted(unknown)[:5])
+    if not voices and not faces:
+        raise ValueError(f"no VoxCeleb1 media found under {voice_root} / {face_root}")
+    df = pd.DataFrame(voices + faces)
+    info = table.set_index("vox_id")
+    df["gender"] = df["identity"].map(info["gender"])
+    df["nationality"] = df["identity"].map(info["nationality"])
+    df["split"] = _assign_splits(df, info, split, protocol_dir, val_fraction, ratios, seed)
+    dropped = df["split"].isna()
+    if dropped.any():
+        log.warning(
+            "%d item(s) of %d identities are outside the %s split lists",
+            int(dropped.sum()),
+            df.loc[dropped, "identity"].nunique(),
+            split,
+        )
+        df = df[~dropped]
+    df = hold_out_videos(df.reset_index(drop=True), seen_fraction, seed)
+    df = make_manifest(df)
+    if out is not None:
+        write_manifest(df, out)
+    return df
+
+
+def _assign_splits(
+    df: pd.DataFrame,
+    info: pd.DataFrame,
+    split: str,
+    protocol_dir: str | Path | None,
+    val_fraction: float,
+    ratios: Sequence[float],
+    seed: int,
+) -> pd.Series:
+    ids = df["identity"]
+    if split == "meta":
+        sets = ids.map(info["set"]).str.lower()
+        dev = sorted(set(ids[sets == "dev"]))
+        assign = split_identities(dev, (1.0 - val_fraction, val_fraction, 0.0), seed) if dev else {}
+        assign.update(dict.fromkeys(set(ids[sets == "test"]), "test_unseen"))
+        return ids.map(assign)
+    if split == "ssos":
+        if protocol_dir is None:
+            raise ValueError("split='ssos' needs protocol_dir (with vox1_train.csv, vox1_val.csv, vox1_test.csv)")
+        pdir = Path(protocol_dir)
+        assign = {}
+        for name, target in (("train", "train"), ("val", "val"), ("test", "test_unseen")):
+            assign.update(dict.fromkeys(_read_id_list(pdir / f"vox1_{name}.csv"), target))
+        return ids.map(assign)
+    if split == "ratios":
+        return ids.map(split_identities(ids, ratios, seed))
+    raise ValueError(f"unknown VoxCeleb1 split {split!r}; valid: meta, ssos, ratios")

@@ -1,0 +1,7 @@
+"""``facevoice benchmark``: methods x seeds on one benchmark (``runner``), scored on every protocol (``scoring``)."""
+
+from __future__ import annotations
+
+from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, parse_seeds, run_benchmark
+
+__all__ = ["BenchmarkError", "load_benchmark", "parse_seeds", "run_benchmark"]

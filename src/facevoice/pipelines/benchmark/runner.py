@@ -1,0 +1,300 @@
+"""``run_benchmark(config)``: methods × seeds on one benchmark -> one results table and a report.
+
+The benchmark recipe (``configs/<benchmark>/benchmark.yaml``) holds the ``data:`` and ``eval:``
+sections, ``methods`` (recipe names in the same folder), ``seeds`` and ``references`` (``cca``:
+the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
+simulated data only). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
+finished run with the same resolved config is reused; an interrupted one is resumed), its
+selected checkpoint embeds the test items, and the evaluation engine scores every protocol built
+once from the manifest (unseen-unheard / seen-heard; random, G, N, A, GNA verification; 1:N for
+N = 2..10 in both directions; retrieval).
+
+Outputs under ``out``: ``results_long.csv`` (one row per method, seed and figure),
+``results.csv`` (mean ± std over seeds), ``results.json``, ``runs.csv`` (training time per epoch,
+best epoch, ...), ``protocols/``, ``scores/`` (headline trial scores, for the ROC figure) and
+``report.md`` with its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from facevoice.core.log import get_logger
+from facevoice.pipelines.recipes import load_recipe, resolve_recipe
+from facevoice.train.config import comparable_config, config_differences
+
+log = get_logger(__name__)
+
+DEFAULT_EVAL: dict[str, Any] = {
+    "seed": 0,
+    "n_neg": 1,
+    "constraints": ["random", "G", "N", "A", "GNA"],
+    "gallery_sizes": list(range(2, 11)),
+    "n_galleries": None,
+    "directions": ["v2f", "f2v"],
+    "kinds": ["verification", "matching", "retrieval"],
+    "reference": False,
+    "paired_n_boot": 1000,  # bootstrap replicates of the paired comparison with CCA (0: off)
+}
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark cannot proceed as configured (e.g. a run folder holds another configuration)."""
+
+
+def load_benchmark(
+    spec: str | Path, methods: Sequence[str] | None = None, seeds: Sequence[int] | None = None, overrides=()
+) -> dict[str, Any]:
+    """Benchmark config from a recipe path, ``<benchmark>/benchmark`` or a benchmark name (``simvox1``)."""
+    try:
+        path = resolve_recipe(spec)
+    except FileNotFoundError:
+        path = resolve_recipe(f"{spec}/benchmark")
+    cfg = load_recipe(path, [o for o in overrides if not _method_prefix(o)[0]])
+    if methods:
+        cfg["methods"] = list(methods)
+    if seeds is not None:
+        cfg["seeds"] = [int(s) for s in seeds]
+    cfg["_overrides"] = list(overrides)
+    return cfg
+
+
+def method_label(entry: str) -> str:
+    """Name of a ``methods`` entry in tables and run folders: the file stem for a recipe path, else itself."""
+    return Path(entry).stem if _is_recipe_path(entry) else entry
+
+
+def _is_recipe_path(entry: str) -> bool:
+    return Path(entry).suffix.lower() in (".yaml", ".yml")
+
+
+def method_recipe(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The recipe of ``name`` (with the CLI overrides), on the benchmark's data.
+
+    ``name`` is a recipe name beside the benchmark recipe (``fop``), a recipe file (``my/fop_wd0.yaml``,
+    labelled by its stem; a relative path is tried from the working folder, then beside the benchmark
+    recipe), or a registered method name without a recipe (trained with the benchmark's ``train:``).
+    """
+    folder = Path(cfg["_recipe"]).parent if cfg.get("_recipe") else None
+    overrides = overrides_for(method_label(name), cfg.get("_overrides") or ())
+    if _is_recipe_path(name):
+        path = Path(name)
+        if not path.is_file() and folder is not None and (folder / name).is_file():
+            path = folder / name
+        if not path.is_file():
+            raise BenchmarkError(f"method recipe {name}: no such file")
+        recipe = load_recipe(path, overrides)
+    elif folder is not None and (folder / f"{name}.yaml").is_file():
+        recipe = load_recipe(folder / f"{name}.yaml", overrides)
+    else:
+        from facevoice.core.config import apply_overrides
+
+        recipe = apply_overrides({"method": {"name": name}, "train": dict(cfg.get("train") or {})}, overrides)
+    recipe["benchmark"] = cfg.get("benchmark", "custom")
+    recipe["data"] = dict(cfg.get("data") or {})
+    recipe.pop("_recipe", None)
+    return recipe
+
+
+def _method_prefix(text: str) -> tuple[str, str]:
+    """``"fop:method.lr=1"`` -> ("fop", "method.lr=1"); no prefix -> ("", text)."""
+    key = text.partition("=")[0]
+    if ":" in key:
+        prefix, _, rest = text.partition(":")
+        return prefix.strip().lower(), rest
+    return "", text
+
+
+def overrides_for(name: str, overrides: Sequence[str]) -> list[str]:
+    """The CLI overrides that apply to method ``name``.
+
+    ``<method>:key=value`` applies to that method only; an unprefixed override applies to every
+    method, except that ``method.*`` keys skip the training-free CCA reference (whose
+    hyper-parameters differ from the trained heads').
+    """
+    out = []
+    for text in overrides:
+        prefix, rest = _method_prefix(text)
+        if prefix:
+            if prefix == name.lower():
+                out.append(rest)
+        elif not (name.lower() == "cca" and rest.strip().startswith("method.")):
+            out.append(rest)
+    return out
+
+
+def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, progress: bool) -> dict[str, Any]:
+    """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json."""
+    from facevoice.pipelines.data_sources import bundle_fingerprint
+    from facevoice.pipelines.run import train
+    from facevoice.runs.checkpoint import resolve_checkpoint
+
+    config = {**recipe, "train": {**dict(recipe.get("train") or {}), "seed": int(seed), "progress": progress}}
+    resume = False
+    if (run_dir / "run.json").exists() and (run_dir / "config.yaml").exists():
+        have = comparable_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
+        diff = config_differences(have, comparable_config(config))
+        if diff:
+            raise BenchmarkError(
+                f"{run_dir} holds a run of another configuration ({'; '.join(diff[:5])}); "
+                "use another --out or remove it"
+            )
+        info = json.loads((run_dir / "run.json").read_text())
+        stored = info.get("data", {}).get("embeddings_sha256")
+        if stored is not None and stored != bundle_fingerprint(bundle)["embeddings_sha256"]:
+            raise BenchmarkError(f"{run_dir} was trained on other data (embedding hashes differ); use another --out")
+        if info.get("status") in ("complete", "early_stopped"):
+            log.info("reusing finished run %s", run_dir)
+            return info
+        resume = resolve_checkpoint(run_dir / "checkpoints" / "last") is not None
+    train(config, bundle=bundle, run_dir=run_dir, resume=resume)
+    return json.loads((run_dir / "run.json").read_text())
+
+
+def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progress: bool = False) -> Path:
+    """Train and evaluate every method × seed of ``config``; write tables and the report; return ``out``."""
+    from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
+    from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
+    from facevoice.pipelines.data_sources import load_data
+    from facevoice.report.benchmark import write_benchmark_outputs
+    from facevoice.report.paired import save_and_compare
+    from facevoice.runs.loading import load_method
+
+    cfg = dict(config)
+    bench = str(cfg.get("benchmark", "custom"))
+    out = Path(cfg.get("out") or Path("reports") / f"benchmark_{bench}")
+    refs = {"cca": True, "oracle": True, **dict(cfg.get("references") or {})}
+    methods = list(cfg.get("methods") or [])
+    if refs["cca"] and "cca" not in [method_label(m) for m in methods]:
+        methods.append("cca")
+    if not methods:
+        raise BenchmarkError("benchmark config lists no methods")
+    seeds = [int(s) for s in (cfg.get("seeds") or [0])]
+    ev = {**DEFAULT_EVAL, **dict(cfg.get("eval") or {})}
+    t0 = time.perf_counter()
+    if bundle is None:
+        bundle, oracle = load_data(cfg.get("data") or {})
+    lists = dict((cfg.get("data") or {}).get("tests") or {})
+    ps = None
+    if bundle.manifest["split"].isin(TEST_SPLITS).any():
+        ps = build_protocols(
+            bundle.manifest,
+            seed=int(ev["seed"]),
+            n_neg=int(ev["n_neg"]),
+            constraints=ev["constraints"],
+            gallery_sizes=ev["gallery_sizes"],
+            n_galleries=ev["n_galleries"],
+            directions=ev["directions"],
+            kinds=ev["kinds"],
+        )
+        ps.save(out / "protocols")
+    elif not lists:
+        raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
+    tables, runs, headline, trial_scores = [], [], {}, {}
+    labels = [method_label(m) for m in methods]
+    if len(set(labels)) != len(labels):
+        raise BenchmarkError(f"two methods share a name in {methods}; give the recipe files distinct names")
+    for entry, name in zip(methods, labels, strict=True):
+        recipe = method_recipe(cfg, entry)
+        for seed in seeds[:1] if name == "cca" else seeds:  # the baseline is deterministic: fitted once
+            run_dir = out / "runs" / name / f"seed{seed}"
+            log.info("benchmark %s: %s seed %d", bench, name, seed)
+            info = ensure_run(recipe, bundle, run_dir, seed, progress)
+            if ps is not None:
+                method = load_method(run_dir, "best", device=info.get("device", "cpu"))
+                res, head, scores = evaluate_method(method, bundle, ps, ev, info.get("device", "cpu"))
+                tables.append(res.assign(method=name, seed=seed))
+                trial_scores.setdefault(name, {})[seed] = scores
+                if head is not None and seed == seeds[0]:
+                    headline[name] = head
+            if lists:  # train() scored the data.tests lists with the selected checkpoint
+                tables.append(lists_table(json.loads((run_dir / "test_lists.json").read_text()), name, seed))
+            runs.append(_run_row(name, seed, run_dir, info))
+    if oracle is not None and refs["oracle"] and ps is not None:
+        res, head = evaluate_oracle(oracle, ps, bundle.manifest, ev)
+        tables.append(res.assign(method="oracle", seed=int((cfg.get("data") or {}).get("seed", 0))))
+        if head is not None:
+            headline["oracle"] = head
+    meta = {
+        "benchmark": bench,
+        "methods": labels,
+        "seeds": seeds,
+        "references": refs,
+        "eval": ev,
+        "protocols": ps.summary().to_dict(orient="records") if ps is not None else [],
+        "test_lists": lists,
+        "data": {k: v for k, v in dict(cfg.get("data") or {}).items()},
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    paired = None if ps is None else save_and_compare(out, ps.trials, trial_scores, ev["paired_n_boot"], ev["seed"])
+    write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta, paired)
+    return out
+
+
+def lists_table(results: Mapping[str, Mapping[str, Any]], method: str, seed: int) -> pd.DataFrame:
+    """Long-table rows (split = list name, constraint ``list``) from ``test_lists.json`` of a run."""
+    rows = [
+        {"protocol": "verification", "split": name, "direction": "v2f", "constraint": "list", "n": r["n_trials"]}
+        | {"metric": metric, "value": float(r[metric]), "method": method, "seed": seed}
+        for name, r in results.items()
+        for metric in ("eer", "auc", "reference_eer")
+    ]
+    return pd.DataFrame(rows)
+
+
+def _run_row(name: str, seed: int, run_dir: Path, info: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "method": name,
+        "seed": seed,
+        "run_dir": str(run_dir),
+        "status": info.get("status"),
+        "epochs": info.get("epoch"),
+        "best_epoch": info.get("best_epoch"),
+        "best_val_eer": (info.get("best_val") or {}).get("val_eer"),
+        "time_per_epoch_s": info.get("time_per_epoch_s", info.get("fit_time_s")),
+        "samples_per_s": info.get("samples_per_s"),
+        "n_trainable_parameters": info.get("n_trainable_parameters"),
+        "wall_time_s": info.get("wall_time_s"),
+    }
+
+
+def benchmark_from_cli(
+    spec: str,
+    overrides: Sequence[str] = (),
+    methods: str | None = None,
+    seeds: str | None = None,
+    out: str | None = None,
+    progress: bool = True,
+    **data: Any,
+) -> Path:
+    """What ``facevoice benchmark`` runs: ``methods`` / ``seeds`` are comma lists (``"fop,sbnet"``, ``"0,1,2"``).
+
+    ``data``: ``data=`` (bundle folder), ``face_csv=`` / ``voice_csv=``, ``tests=`` as for ``facevoice train``.
+    """
+    from facevoice.pipelines.recipes import apply_cli_data
+
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    cfg = load_benchmark(spec, names, parse_seeds(seeds) if seeds else None, list(overrides))
+    if any(data.values()):
+        cfg = apply_cli_data(cfg, **{k: v for k, v in data.items() if v}, overrides=list(overrides))
+    if out:
+        cfg["out"] = str(out)
+    return run_benchmark(cfg, progress=progress)
+
+
+def parse_seeds(text: str | Iterable[int]) -> list[int]:
+    """``"0,1,2"`` or ``"0-2"`` -> [0, 1, 2]."""
+    if not isinstance(text, str):
+        return [int(s) for s in text]
+    out: list[int] = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition("-")
+        out += list(range(int(a), int(b) + 1)) if sep else [int(a)]
+    return out

@@ -1,0 +1,70 @@
+"""Build the training :class:`EmbeddingBundle` from a recipe's ``data:`` section.
+
+``source`` selects the loader:
+
+``simulated``    ``facevoice.simceleb.simulate.simulate(preset, seed=seed, **options)``; keys ``preset``
+                 (e.g. ``vox1``), ``seed`` (data seed, fixed across training seeds), ``options``.
+``bundle``       a saved bundle folder ``path`` (``manifest.parquet`` + ``face/`` + ``voice/`` stores),
+                 optionally another ``manifest`` file over the same stores.
+``feature_csv``  FOP-style feature CSVs by path (see :mod:`facevoice.interop.feature_csv`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from facevoice.data.bundle import EmbeddingBundle
+
+SOURCES = ("simulated", "bundle", "feature_csv")
+
+
+def load_data(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
+    """Return ``(bundle, oracle)``; ``oracle`` is the simulator's oracle for simulated data, else None."""
+    section = dict(section or {})
+    source = section.get("source")
+    if source not in SOURCES:
+        raise ValueError(f"data.source must be one of {list(SOURCES)}, got {source!r}")
+    if source == "simulated":
+        from facevoice.simceleb.simulate import simulate
+
+        sim = simulate(
+            str(section.get("preset", "vox1")), seed=int(section.get("seed", 0)), **section.get("options", {})
+        )
+        return sim.bundle, getattr(sim, "oracle", None)
+    if source == "bundle":
+        if not section.get("path"):
+            raise ValueError("data.source=bundle needs data.path (a bundle folder)")
+        path = Path(section["path"])
+        if not path.is_dir():
+            raise FileNotFoundError(f"bundle folder not found: {path}")
+        return EmbeddingBundle.load(path, manifest=section.get("manifest")), None
+    from facevoice.interop.feature_csv import load_feature_csv_bundle
+
+    return load_feature_csv_bundle(section), None
+
+
+def bundle_fingerprint(bundle: EmbeddingBundle) -> dict[str, Any]:
+    """Hashes identifying the data of a run: manifest (CSV bytes) and each embedding matrix."""
+    from facevoice.core.hashing import array_sha256
+
+    manifest_hash = hashlib.sha256(bundle.manifest.to_csv(index=False).encode()).hexdigest()
+    return {
+        "manifest_sha256": manifest_hash,
+        "embeddings_sha256": {m: array_sha256(X) for m, X in sorted(bundle.embeddings.items())},
+        "encoder_tags": dict(bundle.tags),
+        "n_items": {m: int(X.shape[0]) for m, X in sorted(bundle.embeddings.items())},
+        "dims": {m: int(X.shape[1]) for m, X in sorted(bundle.embeddings.items())},
+    }
+
+
+def split_bundle(bundle: EmbeddingBundle, splits: tuple[str, ...]) -> EmbeddingBundle:
+    """The sub-bundle of ``splits`` (what a non-trainable method may fit on)."""
+    keep = bundle.manifest["split"].isin(splits)
+    emb = {}
+    for m, X in bundle.embeddings.items():
+        rows = bundle.manifest.loc[bundle.manifest["modality"] == m, "split"].isin(splits).to_numpy()
+        emb[m] = X[rows]
+    return EmbeddingBundle(bundle.manifest[keep].reset_index(drop=True), emb, dict(bundle.tags), dict(bundle.meta))
