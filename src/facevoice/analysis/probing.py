@@ -20,6 +20,8 @@ import numpy as np
 import pandas as pd
 
 from facevoice.core.log import get_logger
+from facevoice.core.types import SkipItem
+from facevoice.report.figures import pyplot, save_figure
 
 log = get_logger(__name__)
 
@@ -43,7 +45,6 @@ def layer_features(encoder: Any, items: pd.DataFrame, batch_size: int = 16) -> t
     Returns the features, the item ids kept (in ``items`` order) and skip records for items the
     encoder could not load (``SkipItem`` reasons).
     """
-    from facevoice.core.types import SkipItem
 
     if not encoder.num_layers:
         raise ValueError(f"encoder {encoder.name!r} has no per-layer outputs to probe")
@@ -140,7 +141,6 @@ def layerwise_probe(
 
 def plot_probe(tables: dict[str, pd.DataFrame], path: str | Path) -> Path:
     """Accuracy per layer for one or more encoders (x: relative depth when depths differ) → image file."""
-    from facevoice.report.figures import pyplot, save_figure
 
     plt = pyplot()
     depths = {len(t) for t in tables.values()}

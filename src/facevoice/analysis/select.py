@@ -24,6 +24,7 @@ import pandas as pd
 
 from facevoice.analysis.crossmodal.metrics import aligned_centroids, linear_cka
 from facevoice.analysis.study import load_store
+from facevoice.data.manifest import read_manifest
 
 _SPEC_KEYS = {"manifest", "splits", "face_stores", "voice_stores"}
 
@@ -76,7 +77,6 @@ def rank_pairs(
         Columns ``rank, face_encoder, voice_encoder, cka_linear, n_identities, face_store, voice_store``,
         sorted by ``cka_linear`` descending (rank 1 = predicted best pair).
     """
-    from facevoice.data.manifest import read_manifest
 
     if not isinstance(manifest, pd.DataFrame):
         manifest = read_manifest(manifest)

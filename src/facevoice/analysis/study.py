@@ -21,8 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facevoice.analysis.crossmodal.figures import cka_heatmap
 from facevoice.analysis.crossmodal.pair import pair_metrics
 from facevoice.analysis.geometry.encoder import encoder_geometry
+from facevoice.data.manifest import read_manifest
+from facevoice.store import EmbeddingStore
 
 
 @dataclass
@@ -44,7 +47,6 @@ def load_store(root: str | Path, manifest: pd.DataFrame, splits: Iterable[str] |
     Items absent from the manifest are left out and counted in ``n_not_in_manifest``; a store whose
     items span both modalities, or match no manifest row, is an error naming the store.
     """
-    from facevoice.store import EmbeddingStore
 
     store = EmbeddingStore.open(root)
     ids, X = store.read_all()
@@ -102,7 +104,6 @@ def run_geometry_study(
     Returns:
         ``{"encoders": DataFrame, "pairs": DataFrame}`` (``pairs`` empty without ``with_pairs``).
     """
-    from facevoice.data.manifest import read_manifest
 
     if convention not in ("standard", "reference"):
         raise ValueError(f"convention must be 'standard' or 'reference', got {convention!r}")
@@ -143,7 +144,6 @@ def run_geometry_study(
         result["encoders"].to_csv(out / "encoders.csv", index=False)
         if pair_rows:
             result["pairs"].to_csv(out / "pairs.csv", index=False)
-            from facevoice.analysis.plots import cka_heatmap
 
             cka_heatmap(result["pairs"], out / "cka_heatmap.png")
     return result

@@ -162,7 +162,7 @@ def select(
         out.parent.mkdir(parents=True, exist_ok=True)
         ranking.to_csv(out, index=False)
     if heatmap is not None:
-        from facevoice.analysis.plots import cka_heatmap
+        from facevoice.analysis.crossmodal.figures import cka_heatmap
 
         cka_heatmap(ranking, heatmap)
 

@@ -4,8 +4,10 @@
 not import torch, transformers, dlib or resemblyzer.
 """
 
+from typing import Any
+
 from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
-from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput, create_encoder
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 
 ENCODERS.register("hf-audio", "facevoice.encoders.hf.audio:HFAudioEncoder")
 ENCODERS.register("wavlm", "facevoice.encoders.hf.audio:make_wavlm")
@@ -17,5 +19,11 @@ ENCODERS.register("clip", "facevoice.encoders.hf.vision:make_clip")
 ENCODERS.register("dinov2", "facevoice.encoders.hf.vision:make_dinov2")
 ENCODERS.register("resemblyzer", "facevoice.encoders.resemblyzer_voice:ResemblyzerEncoder")
 ENCODERS.register("dlib-face", "facevoice.encoders.dlib_face:DlibFaceEncoder")
+
+
+def create_encoder(name: str, **kwargs: Any) -> Encoder:
+    """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments."""
+    return ENCODERS.create(name, **kwargs)
+
 
 __all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem", "create_encoder"]

@@ -27,7 +27,7 @@ from facevoice.core.registry import Registry
 from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
 
 ENCODERS = Registry("encoder")
-__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem", "create_encoder"]
+__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem"]
 
 
 @dataclass
@@ -93,10 +93,3 @@ class Encoder(ABC):
             "sample_rate": self.sample_rate,
             "num_layers": self.num_layers,
         }
-
-
-def create_encoder(name: str, **kwargs: Any) -> Encoder:
-    """Build a registered encoder by name (``facevoice.encoders.ENCODERS.names()`` lists them)."""
-    import facevoice.encoders  # noqa: F401  (registers the built-in encoders)
-
-    return ENCODERS.create(name, **kwargs)

@@ -19,6 +19,8 @@ import numpy as np
 
 from facevoice.core.hashing import file_sha256
 from facevoice.core.types import LoadedItem, SkipItem
+from facevoice.data.media.faces import detect_faces
+from facevoice.data.media.io import load_visual
 from facevoice.encoders.base import Encoder, EncoderOutput
 
 
@@ -106,8 +108,6 @@ class DlibFaceEncoder(Encoder):
 
     def load(self, path: str | Path) -> LoadedItem:
         """Image or video → aligned 150×150 chips ``[(150, 150, 3), ...]``; raises ``no_face``."""
-        from facevoice.data.media.faces import detect_faces
-        from facevoice.data.media.io import load_visual
 
         frames = [np.ascontiguousarray(f, dtype=np.uint8) for f in load_visual(path, self.video_frames)]
         chips = []

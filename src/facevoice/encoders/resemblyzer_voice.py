@@ -16,7 +16,9 @@ import numpy as np
 
 from facevoice.core.hashing import file_sha256
 from facevoice.core.types import LoadedItem, SkipItem
+from facevoice.data.media.io import audio_level_db, load_audio
 from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.encoders.hf.common import resolve_device
 
 
 def _import_resemblyzer():
@@ -49,8 +51,6 @@ class ResemblyzerEncoder(Encoder):
     ) -> None:
         import torch
 
-        from facevoice.encoders.hf.common import resolve_device
-
         rz = _import_resemblyzer()
         self._audio = rz.audio
         default = Path(rz.__file__).resolve().parent / "pretrained.pt"
@@ -77,7 +77,6 @@ class ResemblyzerEncoder(Encoder):
 
     def load(self, path: str | Path) -> LoadedItem:
         """Audio file → ``LoadedItem([wave (S,)])`` at 16 kHz after resemblyzer's normalisation and VAD."""
-        from facevoice.data.media.io import audio_level_db, load_audio
 
         wave = load_audio(path, self.sample_rate)
         level = audio_level_db(wave)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from facevoice.encoders.base import Encoder, create_encoder
+from facevoice.encoders import Encoder, create_encoder
 
 _HF = {"wavlm", "hubert", "wav2vec2", "siglip", "clip", "dinov2", "hf-audio", "hf-vision"}
 

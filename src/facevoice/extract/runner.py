@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from facevoice.core.types import LoadedItem, SkipItem
+from facevoice.data.manifest import read_manifest
 from facevoice.encoders.base import Encoder
 from facevoice.extract.plan import (
     Shard,
@@ -34,6 +35,8 @@ from facevoice.extract.plan import (
     pending_shards,
     work_items,
 )
+from facevoice.extract.report import finish_report, progress_bar, write_rank_report
+from facevoice.store import EmbeddingStore
 
 
 @dataclass
@@ -148,9 +151,6 @@ def extract(
     the shards ``k % world_size == rank`` and writes its own shard files into the shared store.
     Relative media paths are resolved against ``media_root`` (default: the manifest's folder).
     """
-    from facevoice.data.manifest import read_manifest
-    from facevoice.extract.report import finish_report, progress_bar, write_rank_report
-    from facevoice.store import EmbeddingStore
 
     info = dist_info(rank, world_size)
     joined = init_process_group(info)

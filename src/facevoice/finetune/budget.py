@@ -22,7 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from facevoice.encoders.hf.common import tiny_config
+from facevoice.encoders.hf.common import FAMILIES, resolve_family, tiny_config
+from facevoice.finetune.lora import apply_lora
+from facevoice.finetune.model import SETTINGS, lora_options
 
 PRESETS: dict[str, dict[str, Any]] = {
     "wavlm-large": dict(
@@ -96,8 +98,6 @@ def meta_backbone(spec: str | Mapping[str, Any]) -> nn.Module:
     name (:data:`HUB_PRESETS`), a local checkpoint folder (its ``config.json``) or a config dict ``{family, ...}``."""
     import transformers
 
-    from facevoice.encoders.hf.common import FAMILIES, resolve_family
-
     if isinstance(spec, str):
         spec = HUB_PRESETS.get(spec, spec)
         if spec in PRESETS:
@@ -135,8 +135,6 @@ def dry_run(
     ``lora``: ``{rank, alpha, dropout, targets, layers}`` with optional ``face`` / ``voice`` overrides.
     Returns one row per setting: encoder sizes, LoRA parameters per encoder, heads, shares.
     """
-    from facevoice.finetune.lora import apply_lora
-    from facevoice.finetune.model import SETTINGS, lora_options
 
     lora = dict(lora or {"rank": 8, "alpha": 16, "targets": "all"})
     lora.pop("setting", None)

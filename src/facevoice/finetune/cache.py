@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from facevoice.core.log import get_logger
+from facevoice.core.types import SkipItem
 
 log = get_logger(__name__)
 
@@ -102,7 +103,6 @@ def build_input_cache(
     storing (rescale/normalise are left for batch time). Unusable files are recorded in skips with the
     encoder's reason code and logged; items already stored or skipped are not loaded again.
     """
-    from facevoice.core.types import SkipItem
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)

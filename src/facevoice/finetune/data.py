@@ -17,6 +17,8 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
+from facevoice.encoders.hf.audio import prepare_audio
+from facevoice.encoders.hf.vision import prepare_images
 from facevoice.finetune.cache import InputCache
 
 
@@ -135,8 +137,6 @@ class PairCollator:
         self.voice_processor, self.face_processor, self.sample_rate = voice_processor, face_processor, sample_rate
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        from facevoice.encoders.hf.audio import prepare_audio
-        from facevoice.encoders.hf.vision import prepare_images
 
         return {
             "voice": prepare_audio(self.voice_processor, [it["wave"] for it in items], self.sample_rate),
@@ -153,8 +153,6 @@ class ItemCollator:
         self.modality, self.processor, self.sample_rate = modality, processor, sample_rate
 
     def __call__(self, items: list[dict[str, Any]]) -> dict[str, Any]:
-        from facevoice.encoders.hf.audio import prepare_audio
-        from facevoice.encoders.hf.vision import prepare_images
 
         parts = [it["part"] for it in items]
         if self.modality == "voice":

@@ -21,6 +21,10 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
+from facevoice.encoders.hf.audio import padding_sensitive
+from facevoice.eval import metrics
+from facevoice.eval.protocols.protocol_set import build_protocols
+from facevoice.eval.scoring.engine import evaluate_embeddings
 from facevoice.finetune.cache import InputCache
 from facevoice.finetune.data import ItemCollator, ItemDataset
 
@@ -34,7 +38,6 @@ def embed_items(
     ``model`` is the unwrapped :class:`DualEncoder`, ``branch`` its voice or face branch. Voice
     models whose first conv layer normalises over time (padding-sensitive) are run one item at a time.
     """
-    from facevoice.encoders.hf.audio import padding_sensitive
 
     modality = branch.modality
     if modality == "voice" and padding_sensitive(branch.model.config):
@@ -98,7 +101,6 @@ def score_all_pairs(pool: pd.DataFrame, voice: dict[str, np.ndarray], face: dict
     ``pool``: the split's manifest rows; ``voice`` / ``face``: item_id → L2-normalised embedding.
     Used to select checkpoints on validation identities.
     """
-    from facevoice.eval import metrics
 
     v = pool[(pool["modality"] == "voice") & pool["item_id"].isin(voice)]
     f = pool[(pool["modality"] == "face") & pool["item_id"].isin(face)]
@@ -115,7 +117,6 @@ def score_all_pairs(pool: pd.DataFrame, voice: dict[str, np.ndarray], face: dict
 def build_test_protocols(manifest: pd.DataFrame, splits: list[str], eval_cfg: Mapping[str, Any]) -> Any:
     """The standard protocol lists (:func:`facevoice.eval.protocols.protocol_set.build_protocols`) of the test
     ``splits`` present in ``manifest``, built once so every seed and setting is scored on the same lists."""
-    from facevoice.eval.protocols.protocol_set import build_protocols
 
     present = [s for s in splits if (manifest["split"] == s).any()]
     if not present:
@@ -134,7 +135,6 @@ def evaluate_protocol_set(
     protocols: Any, voice: tuple[list[str], np.ndarray], face: tuple[list[str], np.ndarray]
 ) -> pd.DataFrame:
     """Long results table (protocol, split, direction, constraint, n, metric, value) of cosine scores."""
-    from facevoice.eval.scoring.engine import evaluate_embeddings
 
     return evaluate_embeddings(face, voice, protocols)
 

@@ -19,6 +19,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facevoice.encoders import create_encoder
+from facevoice.encoders.hf.audio import audio_forward
+from facevoice.encoders.hf.common import masked_mean, weighted_layer_sum
+from facevoice.encoders.hf.vision import pool_tokens, vision_forward
 from facevoice.finetune.lora import apply_lora
 from facevoice.losses.infonce import InfoNCELoss
 
@@ -54,18 +58,14 @@ class EncoderBranch(nn.Module):
     def forward(self, inputs: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Pooled ``(B, H)`` from voice ``{input_values (B, S), attention_mask (B, S)}`` or face
         ``{pixel_values (B, 3, H, W)}``."""
-        from facevoice.encoders.hf.common import masked_mean, weighted_layer_sum
 
         if self.modality == "voice":
-            from facevoice.encoders.hf.audio import audio_forward
-
             fwd = audio_forward(self.model, inputs["input_values"], inputs["attention_mask"])
             if self.layer == "weighted":
                 hidden = weighted_layer_sum(fwd.hidden_states, self.layer_weights)
             else:
                 hidden = fwd.hidden_states[-1 if self.layer is None else self.layer]
             return masked_mean(hidden, fwd.frame_mask)
-        from facevoice.encoders.hf.vision import pool_tokens, vision_forward
 
         out = vision_forward(self.model, inputs["pixel_values"])
         if self.pooling == "pooler":
@@ -151,7 +151,6 @@ class DualEncoder(nn.Module):
 
 def build_encoders(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The registry encoders named by ``cfg["voice_encoder"]`` / ``cfg["face_encoder"]`` ({name, ...options})."""
-    from facevoice.encoders import create_encoder
 
     encoders = {}
     for modality in ("voice", "face"):

@@ -23,11 +23,24 @@ import numpy as np
 import pandas as pd
 import torch
 
+from facevoice.core.config import dump_config
 from facevoice.core.log import get_logger
 from facevoice.core.seeding import seed_everything
+from facevoice.data.manifest import read_manifest, validate_manifest
+from facevoice.finetune.budget import parameter_report
+from facevoice.finetune.cache import InputCache, build_input_cache
 from facevoice.finetune.config import resolve_finetune_config
+from facevoice.finetune.data import PairCollator, PairDataset, carve_validation, plan_pairs
 from facevoice.finetune.distributed import gather_with_grad, make_accelerator, rank_spread
-from facevoice.finetune.evaluate import evaluate_protocol_set, flatten_results, score_all_pairs
+from facevoice.finetune.evaluate import (
+    build_test_protocols,
+    embed_items,
+    evaluate_protocol_set,
+    flatten_results,
+    score_all_pairs,
+)
+from facevoice.finetune.lora import missing_lora_gradients
+from facevoice.finetune.model import build_dual_encoder, build_encoders
 
 log = get_logger(__name__)
 MODS = ("voice", "face")
@@ -41,12 +54,6 @@ def finetune(cfg: Mapping[str, Any], run_dir: str | Path) -> dict[str, Any]:
     ``result.json``), ``results.json`` (per-seed results, mean ± std) and ``summary.csv``.
     Returns the ``results.json`` content.
     """
-    from facevoice.core.config import dump_config
-    from facevoice.finetune.budget import parameter_report
-    from facevoice.finetune.cache import InputCache, build_input_cache
-    from facevoice.finetune.data import carve_validation
-    from facevoice.finetune.evaluate import build_test_protocols
-    from facevoice.finetune.model import build_dual_encoder, build_encoders
 
     cfg = resolve_finetune_config(cfg)
     run_dir = Path(run_dir)
@@ -106,9 +113,6 @@ def train_one_seed(
 ) -> dict[str, Any]:
     """Train one seed; returns the validation history, the selected epoch and its test figures."""
     from torch.utils.data import DataLoader
-
-    from facevoice.finetune.data import PairCollator, PairDataset, plan_pairs
-    from facevoice.finetune.lora import missing_lora_gradients
 
     tr, dcfg = cfg["train"], cfg["data"]
     plan = plan_pairs(manifest, "train", caches["voice"], caches["face"])
@@ -208,7 +212,6 @@ def train_one_seed(
 
 def _embed_splits(core, manifest, caches, splits, cfg, acc) -> dict[str, tuple[list[str], np.ndarray]]:
     """``{"voice": (ids, X (N, D)), "face": (ids, X)}`` of the cached items of ``splits``."""
-    from facevoice.finetune.evaluate import embed_items
 
     names = {s.split(":")[0] for s in splits}  # language subsets ("test_unseen:heard") share their split's items
     pool = manifest[manifest["split"].isin(names)]
@@ -276,7 +279,6 @@ def summarize_runs(results: list[dict[str, Any]]) -> dict[str, dict[str, float]]
 
 
 def _load_manifest(src: Any) -> pd.DataFrame:
-    from facevoice.data.manifest import read_manifest, validate_manifest
 
     if isinstance(src, pd.DataFrame):
         return validate_manifest(src)

@@ -21,6 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from facevoice.data.formats.numeric_csv import FormatError, read_feature_matrix
+from facevoice.eval.metrics import eer
+from facevoice.runs.loading import embed_array, load_method
+
 SETTINGS = ("heard", "unheard")
 
 
@@ -55,7 +59,6 @@ def read_test_features(path: str | Path, dim: int) -> np.ndarray:
     Any other column count is refused (naming the file), never truncated; parsing, blank lines and
     line-numbered errors are those of :mod:`facevoice.data.formats.numeric_csv`.
     """
-    from facevoice.data.formats.numeric_csv import FormatError, read_feature_matrix
 
     path = Path(path)
     if not path.is_file():
@@ -105,8 +108,6 @@ def export_fame(
     the file written, the trial count and, when the trial list carries labels, the EER (the
     challenge's overall figure is the mean EER over the settings, reported as ``mean_eer``).
     """
-    from facevoice.eval.metrics import eer
-    from facevoice.runs.loading import embed_array, load_method
 
     method = load_method(run_dir, which, device=device)
     unknown = sorted(set(settings) - set(SETTINGS))

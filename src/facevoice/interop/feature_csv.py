@@ -25,7 +25,10 @@ import numpy as np
 import pandas as pd
 
 from facevoice.data.bundle import EmbeddingBundle
+from facevoice.data.formats.fop import read_fop_features, read_fop_verification_list
 from facevoice.data.manifest import make_manifest
+from facevoice.eval.metrics import auc, eer, reference_eer
+from facevoice.runs.loading import embed_array, load_method
 
 
 def _rows(prefix: str, split: str, labels: np.ndarray) -> list[pd.DataFrame]:
@@ -48,7 +51,6 @@ def _rows(prefix: str, split: str, labels: np.ndarray) -> list[pd.DataFrame]:
 
 def load_feature_csv_bundle(section: Mapping[str, Any]) -> EmbeddingBundle:
     """Bundle of the training (and optional validation) CSV pairs of a ``data:`` section."""
-    from facevoice.data.formats.fop import read_fop_features
 
     for key in ("face_csv", "voice_csv"):
         if not section.get(key):
@@ -84,7 +86,6 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
 
     Returns ``{name: {eer, auc, reference_eer, n_trials, n_target, label_source, parity_agreement}}``.
     """
-    from facevoice.eval.metrics import auc, eer, reference_eer
 
     out: dict[str, dict[str, Any]] = {}
     for name, spec in dict(section.get("tests") or {}).items():
@@ -108,7 +109,6 @@ def read_feature_list(name: str, spec: Mapping[str, Any], section: Mapping[str, 
 
     Feature sizes: the section's ``face_dim`` / ``voice_dim`` when given, else ``d_face`` / ``d_voice``.
     """
-    from facevoice.data.formats.fop import read_fop_verification_list
 
     if not isinstance(spec, Mapping) or not spec.get("face_csv") or not spec.get("voice_csv"):
         raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
@@ -130,7 +130,6 @@ def check_feature_lists(section: Mapping[str, Any], d_face: int, d_voice: int) -
 
 def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:
     """Cosine scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features under ``method.embed``."""
-    from facevoice.runs.loading import embed_array
 
     f = embed_array(method, face, "face", device=device)
     v = embed_array(method, voice, "voice", device=device)
@@ -157,7 +156,6 @@ def evaluate_run_lists(
     run_dir: Any, tests: Any, labels: str = "auto", which: str = "best", device: str = "cpu"
 ) -> dict[str, dict[str, Any]]:
     """Evaluate a trained run on ``NAME=FACE_CSV,VOICE_CSV`` lists (strings) or a ``{name: {...}}`` mapping."""
-    from facevoice.runs.loading import load_method
 
     if not isinstance(tests, Mapping):
         tests = {name: {**spec, "labels": labels} for name, spec in parse_test_specs(tests).items()}

@@ -17,6 +17,9 @@ from typing import Any
 import torch
 
 from facevoice.core.hashing import file_sha256
+from facevoice.heads.fop import FOPHead
+from facevoice.methods import create_method
+from facevoice.runs.checkpoint import save_checkpoint
 
 REQUIRED_KEYS = ("face_branch.fc1.0.weight", "voice_branch.fc1.0.weight", "logits_layer.weight")
 
@@ -65,7 +68,6 @@ def read_fop_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict
 
 def import_fop_head(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     """A :class:`~facevoice.heads.fop.FOPHead` with the checkpoint's weights (strict), in eval mode."""
-    from facevoice.heads.fop import FOPHead
 
     sd, info = read_fop_state_dict(path)
     kw = {"fusion": info["fusion"], "dim": info["dim"]}
@@ -81,8 +83,6 @@ def import_fop_head(path: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 def import_fop_method(path: str | Path, method: str = "fop", **hparams: Any) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The registered FOP *method* with its FOP head loaded from the checkpoint (eval mode)."""
-    from facevoice.heads.fop import FOPHead
-    from facevoice.methods import create_method
 
     head, info = import_fop_head(path)
     hp = {"fusion": info["fusion"], **hparams}
@@ -99,7 +99,6 @@ def import_fop_run(path: str | Path, out: str | Path, method: str = "fop", **hpa
 
     The result is usable wherever a trained run is (``load_method``, benchmark, FAME export).
     """
-    from facevoice.runs.checkpoint import save_checkpoint
 
     m, info = import_fop_method(path, method, **hparams)
     out = Path(out)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from facevoice.backends.cca import CCABaseline
 from facevoice.heads.layers import check_input, check_modality
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, resolve_hparams
@@ -45,7 +46,6 @@ class CCAMethod(Method):
 
     def fit_bundle(self, face_X: Any, face_labels: Any, voice_X: Any, voice_labels: Any) -> CCAMethod:
         """Fit on training items: ``face_X (Nf, Df)`` with identities ``face_labels (Nf,)``, likewise voice."""
-        from facevoice.backends.cca import CCABaseline
 
         face_X, voice_X = _numpy(face_X), _numpy(voice_X)
         check_input(torch.from_numpy(face_X[:0]), self.d_face, "CCAMethod.fit_bundle face_X")

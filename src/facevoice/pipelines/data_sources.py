@@ -16,7 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from facevoice.core.hashing import array_sha256
 from facevoice.data.bundle import EmbeddingBundle
+from facevoice.interop.feature_csv import load_feature_csv_bundle
+from facevoice.simceleb.simulate import simulate
 
 SOURCES = ("simulated", "bundle", "feature_csv")
 
@@ -28,8 +31,6 @@ def load_data(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
     if source not in SOURCES:
         raise ValueError(f"data.source must be one of {list(SOURCES)}, got {source!r}")
     if source == "simulated":
-        from facevoice.simceleb.simulate import simulate
-
         sim = simulate(
             str(section.get("preset", "vox1")), seed=int(section.get("seed", 0)), **section.get("options", {})
         )
@@ -41,14 +42,12 @@ def load_data(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
         if not path.is_dir():
             raise FileNotFoundError(f"bundle folder not found: {path}")
         return EmbeddingBundle.load(path, manifest=section.get("manifest")), None
-    from facevoice.interop.feature_csv import load_feature_csv_bundle
 
     return load_feature_csv_bundle(section), None
 
 
 def bundle_fingerprint(bundle: EmbeddingBundle) -> dict[str, Any]:
     """Hashes identifying the data of a run: manifest (CSV bytes) and each embedding matrix."""
-    from facevoice.core.hashing import array_sha256
 
     manifest_hash = hashlib.sha256(bundle.manifest.to_csv(index=False).encode()).hexdigest()
     return {

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from facevoice.pipelines.benchmark.runner import load_benchmark, run_benchmark
+
 DEMO_METHODS: tuple[str, ...] = ("fop", "sbnet", "paeff", "ssos", "contrastive")
 
 
@@ -28,7 +30,6 @@ def demo_config(
 
     ``sim_options`` override fields of the simulator's ``vox1`` preset (e.g. ``n_identities``).
     """
-    from facevoice.pipelines.benchmark.runner import load_benchmark
 
     extra = [f"train.epochs={int(epochs)}"] if epochs else []
     cfg = load_benchmark("simvox1", methods=list(methods), seeds=list(seeds), overrides=[*extra, *overrides])
@@ -49,7 +50,6 @@ def run_demo(
     sim_options: Mapping[str, Any] | None = None,
 ) -> Path:
     """Run the demo into ``out`` (re-running resumes: finished runs are reused); return the report path."""
-    from facevoice.pipelines.benchmark.runner import run_benchmark
 
     out = Path(out)
     run_benchmark(demo_config(out, seeds, epochs, methods, overrides, sim_options), progress=progress)

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from facevoice.core.config import load_config
+from facevoice.core.config import apply_overrides, load_config, parse_override
+from facevoice.interop.feature_csv import parse_test_specs
+from facevoice.pipelines.run import train
 
 
 def config_roots() -> list[Path]:
@@ -74,8 +76,6 @@ def apply_cli_data(
     ``data.tests.NAME.labels=parity``, ...) are applied again on top of the replaced section, so they
     are never lost (keys the options set, like ``data.face_csv``, stay with the options).
     """
-    from facevoice.core.config import apply_overrides, parse_override
-    from facevoice.interop.feature_csv import parse_test_specs
 
     cfg = dict(cfg)
     section = dict(cfg.get("data") or {})
@@ -117,7 +117,6 @@ def train_recipe(
     progress: bool = True,
 ) -> Path:
     """What ``facevoice train`` runs: load the recipe, apply overrides and data options, train; return the run dir."""
-    from facevoice.pipelines.run import train
 
     overrides = list(overrides)
     cfg = apply_cli_data(

@@ -29,9 +29,11 @@ from facevoice.core.config import dump_config
 from facevoice.core.log import get_logger
 from facevoice.core.seeding import seed_everything
 from facevoice.data.bundle import EmbeddingBundle
+from facevoice.interop.feature_csv import check_feature_lists, evaluate_feature_lists
 from facevoice.methods import create_method
 from facevoice.methods.base import Method
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data, split_bundle
+from facevoice.runs.checkpoint import save_checkpoint
 from facevoice.runs.loading import embed_array, load_method
 from facevoice.train.config import TrainConfig, comparable_config, config_differences
 from facevoice.train.data import TrainData, carve_validation
@@ -108,8 +110,6 @@ def train(
     if bundle is None:
         bundle, _ = load_data(config.get("data") or {})
     if (config.get("data") or {}).get("tests"):  # parse every list now: a bad file fails before training
-        from facevoice.interop.feature_csv import check_feature_lists
-
         d_face, d_voice = (int(bundle.embeddings[m].shape[1]) for m in ("face", "voice"))
         for name, n in check_feature_lists(config["data"], d_face, d_voice).items():
             log.info("test list %s: %d trials", name, n)
@@ -161,8 +161,6 @@ def train(
         info["best_val"] = {k: v for k, v in json.loads(best_json.read_text()).items() if k.startswith("val_")}
     tests = (config.get("data") or {}).get("tests")
     if tests and info["status"] != "interrupted":
-        from facevoice.interop.feature_csv import evaluate_feature_lists
-
         _write_json(run_dir / "run.json", info)  # the training is finished even if scoring a list fails
         results = evaluate_feature_lists(load_method(run_dir, "best", device), config["data"], device)
         _write_json(run_dir / "test_lists.json", results)
@@ -224,8 +222,6 @@ def _fit_untrained(method: Method, bundle: EmbeddingBundle, run_dir: Path) -> di
     arrays and identity labels of both modalities.
     """
     import inspect
-
-    from facevoice.runs.checkpoint import save_checkpoint
 
     t0 = time.perf_counter()
     train_only = split_bundle(bundle, ("train",))

@@ -18,6 +18,7 @@ import pandas as pd
 
 from facevoice.report.headline import HEADLINE_COLUMNS, REFERENCE_ROWS, UU, aggregate, headline_table
 from facevoice.report.paired import paired_markdown
+from facevoice.report.training_curves import benchmark_figures
 
 
 def cca_check(head: pd.DataFrame, paired: pd.DataFrame | None = None) -> dict[str, dict[str, Any]]:
@@ -152,7 +153,6 @@ def write_benchmark_outputs(
     ``paired``: the paired comparison with CCA (:mod:`facevoice.report.paired`), if any;
     written to ``paired_vs_cca.csv`` and ``results.json`` and shown in the report.
     """
-    from facevoice.report.training_curves import benchmark_figures
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from facevoice.report.figures import pyplot, save_figure
+from facevoice.report.figures import det_figure, one_to_n_figure, pyplot, roc_figure, save_figure
 
 
 def read_metrics(run_dir: str | Path) -> pd.DataFrame:
@@ -70,7 +70,6 @@ def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_
 
 def benchmark_figures(out: Path, summary: pd.DataFrame, runs: pd.DataFrame, one_to_n: pd.DataFrame) -> dict[str, Path]:
     """ROC and DET (headline trial scores in ``out/scores``), 1:N curves, EER bars and training curves."""
-    from facevoice.report.figures import det_figure, one_to_n_figure, roc_figure
 
     figs: dict[str, Path] = {}
     systems = {}

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from facevoice.simceleb.oracle import SimOracle, parse_constraint
 from facevoice.simceleb.presets import PRESETS, SimConfig, resolve_config
-from facevoice.simceleb.simulate import SimLatents, SimResult, load_simulation, save_simulation, simulate
+from facevoice.simceleb.result import SimLatents, SimResult
+from facevoice.simceleb.simulate import load_simulation, save_simulation, simulate
 
 __all__ = [
     "PRESETS",

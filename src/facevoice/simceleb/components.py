@@ -14,16 +14,13 @@ Also the numerically exact log-sum-exp kernels over components that the oracle i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
+from facevoice.simceleb.result import SimResult
 from facevoice.simceleb.world import FactorVariances, World
-
-if TYPE_CHECKING:
-    from facevoice.simceleb.simulate import SimResult
 
 LSE_BUDGET = 1 << 22  # float64 cells per temporary block
 

@@ -20,7 +20,6 @@ any non-transductive matcher), and its argmax is the Bayes decision for 1:N with
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -35,9 +34,7 @@ from facevoice.simceleb.components import (
     prior_components,
     seen_components,
 )
-
-if TYPE_CHECKING:
-    from facevoice.simceleb.simulate import SimResult
+from facevoice.simceleb.result import SimResult
 
 _LETTERS = {"G": "gender", "N": "nationality", "A": "age_band"}
 _ATTRS = ("gender", "nationality", "age_band")

@@ -15,8 +15,6 @@ see; ``latents`` (kept apart from the bundle) feed the Bayes-optimal :mod:`oracl
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.manifest import make_manifest
 from facevoice.simceleb.oracle import SimOracle, oracle_score_fn, oracle_score_matrix, oracle_scores
 from facevoice.simceleb.presets import PRESETS, SimConfig, resolve_config
+from facevoice.simceleb.result import SimLatents, SimResult
 from facevoice.simceleb.world import World, build_world, one_blas_thread
 
 __all__ = [
@@ -51,35 +50,6 @@ def _rng(seed: int, purpose: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), 0xFACE, _SAMPLE_STREAMS[purpose]]))
 
 
-@dataclass
-class SimLatents:
-    """Latent codes, row-aligned with ``bundle.rows("face")`` / ``bundle.rows("voice")``.
-
-    ``face`` (n_face, k_shared + k_face), ``voice`` (n_voice, k_shared + k_voice); ``shared``
-    (n_identities, k_shared) is each identity's shared latent ``mu_a + s_i`` (``identities`` order).
-    """
-
-    face: np.ndarray
-    voice: np.ndarray
-    shared: np.ndarray
-    identities: list[str]
-
-
-@dataclass
-class SimResult:
-    """A simulated benchmark: ``bundle`` (what methods see), ``latents`` (for the oracle only)."""
-
-    bundle: EmbeddingBundle
-    latents: SimLatents
-    config: SimConfig
-    world: World = field(repr=False)
-
-    @cached_property
-    def oracle(self) -> SimOracle:
-        """The Bayes-optimal matcher of this simulation (see :class:`~facevoice.simceleb.oracle.SimOracle`)."""
-        return SimOracle(self)
-
-
 def simulate(config: SimConfig | str = "vox1", seed: int | None = None, **overrides: Any) -> SimResult:
     """Simulate a benchmark from a preset name (``PRESETS``) or a :class:`SimConfig`.
 
@@ -89,7 +59,9 @@ def simulate(config: SimConfig | str = "vox1", seed: int | None = None, **overri
     see :func:`~facevoice.simceleb.world.one_blas_thread`).
     """
     with one_blas_thread():
-        return _simulate(resolve_config(config, seed=seed, **overrides))
+        result = _simulate(resolve_config(config, seed=seed, **overrides))
+    result.oracle = SimOracle(result)
+    return result
 
 
 def _simulate(cfg: SimConfig) -> SimResult:
@@ -234,4 +206,6 @@ def load_simulation(root: str | Path) -> SimResult:
             raise ValueError(f"{root / 'latents.npz'}: no {mod} latents for {len(missing)} item(s), e.g. {missing[:3]}")
         lat[mod] = arrays[mod][[pos[i] for i in want]]
     latents = SimLatents(lat["face"], lat["voice"], arrays["shared"], arrays["identities"].tolist())
-    return SimResult(bundle, latents, cfg, world)
+    result = SimResult(bundle, latents, cfg, world)
+    result.oracle = SimOracle(result)
+    return result

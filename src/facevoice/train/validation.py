@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from facevoice.data.bundle import EmbeddingBundle
+from facevoice.eval.metrics import auc, eer
 from facevoice.eval.protocols.builders import CONSTRAINTS
 from facevoice.methods.base import Method
 from facevoice.train.config import VAL_METRICS
@@ -83,7 +84,6 @@ class ValidationSet:
     @torch.no_grad()
     def evaluate(self, method: Method, batch_size: int = 4096) -> dict[str, float]:
         """``val_eer``, ``val_auc``, ``val_auc_<C>`` and the selection value ``val_metric`` (lower is better)."""
-        from facevoice.eval.metrics import auc, eer
 
         method.eval()
         f = _embed(method, self.face, "face", batch_size)

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from facevoice.analysis.correlation.figures import metric_scatter
+from facevoice.analysis.correlation.formats import read_latex_table, read_pairs_json
 from facevoice.analysis.correlation.stats import _check_convention, correlate, ols
 
 DEFAULT_TARGETS = ("eer", "eer_cca", "cross_modal_eer", "cca_eer", "eer_percent", "eer_pct")
@@ -60,7 +62,6 @@ def resolve_column(columns: Sequence[str], name: str, source: str = "table") -> 
 
 def read_pair_source(source: str | Path | Sequence[str | Path]) -> tuple[pd.DataFrame, str]:
     """Raw per-pair table (all columns as read) and a name for messages, from CSV, JSON(s) or LaTeX."""
-    from facevoice.analysis.correlation.formats import read_latex_table, read_pairs_json
 
     paths = [Path(source)] if isinstance(source, (str, Path)) else [Path(p) for p in source]
     if not paths:
@@ -249,7 +250,6 @@ def correlation_study(
 
 
 def _write_outputs(result: dict, out: Path, label_column: str | None) -> None:
-    from facevoice.analysis.plots import metric_scatter
 
     table, target = result["table"], result["target"]
     out.mkdir(parents=True, exist_ok=True)

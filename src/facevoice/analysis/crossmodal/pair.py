@@ -25,6 +25,8 @@ from facevoice.analysis.crossmodal.metrics import (
     spectral_gap_divergence,
 )
 from facevoice.analysis.geometry.encoder import levina_bickel
+from facevoice.backends.cca import CCABaseline
+from facevoice.eval.metrics import eer
 
 
 def split_identities(ids: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -52,8 +54,6 @@ def _rows_by_identity(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, 
 def _eer(scores: np.ndarray, labels: np.ndarray, estimator: str) -> tuple[float, float]:
     """``(eer, threshold)``: exact ROC EER, or the published code's ``(FPR + FNR) / 2`` at ``argmin |FPR - FNR|``."""
     if estimator == "exact":
-        from facevoice.eval.metrics import eer
-
         res = eer(scores, labels)
         return float(res.eer), float(res.threshold)
     from sklearn.metrics import roc_curve
@@ -106,7 +106,6 @@ def cca_baseline_eer(
     Returns:
         ``{"eer", "threshold", "n_trials", "n_train_identities", "n_test_identities"}`` (EER as a fraction).
     """
-    from facevoice.backends.cca import CCABaseline
 
     if protocol not in ("centroids", "samples"):
         raise ValueError(f"protocol must be 'centroids' or 'samples', got {protocol!r}")

@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from facevoice.core.hashing import file_sha256
+from facevoice.data.formats.numeric_csv import read_feature_matrix
 from facevoice.data.manifest import make_manifest, write_manifest
+from facevoice.store import EmbeddingStore
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,6 @@ def read_feature_csv(path: str | Path) -> tuple[np.ndarray, list[str]]:
 
     The reader of :mod:`facevoice.data.formats.numeric_csv`: errors name the file and the 1-based line.
     """
-    from facevoice.data.formats.numeric_csv import read_feature_matrix
 
     X, labels = read_feature_matrix(path, label=True)
     return X, [str(v) for v in labels]
@@ -61,7 +62,6 @@ def _store_tag(modality: str, files: list[str]) -> str:
 
 def prepare_features(pairs: Sequence[FeaturePair | str], out_dir: str | Path, chunk: int = 4096) -> pd.DataFrame:
     """Read every pair, check row alignment, write ``manifest.parquet`` and the two stores; return the manifest."""
-    from facevoice.store import EmbeddingStore
 
     pairs = [FeaturePair.parse(p) if isinstance(p, str) else p for p in pairs]
     if not pairs:

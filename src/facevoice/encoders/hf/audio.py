@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from facevoice.core.types import LoadedItem, SkipItem
+from facevoice.data.media.io import audio_level_db, load_audio
 from facevoice.encoders.base import Encoder, EncoderOutput
 from facevoice.encoders.hf.common import (
     BackboneEncoderMixin,
@@ -138,7 +139,6 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
 
     def load(self, path: str | Path) -> LoadedItem:
         """Read audio (mono, resampled) → ``LoadedItem([wave (S,)])``; skips empty, short and silent items."""
-        from facevoice.data.media.io import audio_level_db, load_audio
 
         wave = load_audio(path, self.sample_rate)
         if self.max_seconds is not None:

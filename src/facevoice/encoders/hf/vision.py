@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from facevoice.core.types import LoadedItem
+from facevoice.data.media.faces import face_crop
+from facevoice.data.media.io import load_visual
 from facevoice.encoders.base import Encoder, EncoderOutput
 from facevoice.encoders.hf.common import (
     BackboneEncoderMixin,
@@ -120,8 +122,6 @@ class HFVisionEncoder(BackboneEncoderMixin, Encoder):
 
     def load(self, path: str | Path) -> LoadedItem:
         """Image (or sampled video frames) → ``LoadedItem(parts=[RGB (H, W, 3), ...])``, face-cropped if asked."""
-        from facevoice.data.media.faces import face_crop
-        from facevoice.data.media.io import load_visual
 
         frames = load_visual(path, self.video_frames)
         if not self.detect:

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facevoice.data.manifest import make_manifest
+from facevoice.data.manifest import make_manifest, read_manifest
 from facevoice.eval.protocols import io as pio
 from facevoice.eval.protocols.builders import (
     CONSTRAINTS,
@@ -279,7 +279,6 @@ def build_protocols(
 
 def make_protocol_folder(manifest_path: str | Path, out: str | Path, **kwargs: Any) -> ProtocolSet:
     """Read a manifest file, :func:`build_protocols` with ``kwargs`` and save the set under ``out``."""
-    from facevoice.data.manifest import read_manifest
 
     ps = build_protocols(read_manifest(manifest_path), **kwargs)
     ps.meta["manifest"] = str(manifest_path)

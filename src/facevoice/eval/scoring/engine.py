@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from facevoice.eval import metrics
+from facevoice.eval.protocols.io import read_trials
 from facevoice.eval.protocols.protocol_set import KINDS, ProtocolSet
 from facevoice.eval.scoring.scorers import EmbeddingScorer, FunctionScorer
 
@@ -51,7 +52,6 @@ def as_protocol_set(protocols) -> ProtocolSet:
     path = Path(protocols)
     if path.is_dir():
         return ProtocolSet.load(path)
-    from facevoice.eval.protocols.io import read_trials
 
     return ProtocolSet(trials=read_trials(path))
 

@@ -12,7 +12,12 @@ from typing import Any
 
 import pandas as pd
 
-from facevoice.eval.scoring.engine import RESULT_COLUMNS
+from facevoice.data.bundle import EmbeddingBundle
+from facevoice.data.manifest import read_manifest
+from facevoice.eval.protocols.io import read_trials
+from facevoice.eval.protocols.score_files import read_scores
+from facevoice.eval.scoring.engine import RESULT_COLUMNS, evaluate_embeddings, evaluate_scores
+from facevoice.store import EmbeddingStore
 
 __all__ = ["wide_table", "display_tables", "to_markdown", "to_json", "write_results", "rich_tables", "run_evaluation"]
 
@@ -134,17 +139,13 @@ def rich_tables(results: pd.DataFrame) -> list:
 
 
 def _load_embeddings(bundle, face_store, voice_store, manifest):
-    from facevoice.data.manifest import read_manifest
 
     if bundle is not None:
-        from facevoice.data.bundle import EmbeddingBundle
-
         b = EmbeddingBundle.load(bundle, manifest=manifest)
         pairs = {m: (b.rows(m)["item_id"].tolist(), b.embeddings[m]) for m in ("face", "voice")}
         return pairs["face"], pairs["voice"], b.manifest
     if face_store is None or voice_store is None:
         raise ValueError("give --scores, --bundle, or both --face-store and --voice-store")
-    from facevoice.store import EmbeddingStore
 
     face, voice = EmbeddingStore.open(face_store).read_all(), EmbeddingStore.open(voice_store).read_all()
     return face, voice, read_manifest(manifest) if manifest is not None else None
@@ -170,15 +171,10 @@ def run_evaluation(
     Returns:
         ``(results long table, meta)``; with ``out`` also writes JSON + Markdown (paths in ``meta["written"]``).
     """
-    from facevoice.data.manifest import read_manifest
-    from facevoice.eval.scoring.engine import evaluate_embeddings, evaluate_scores
 
     meta: dict[str, Any] = {k: str(v) for k, v in dict(scores=scores, trials=trials, protocols=protocols).items() if v}
     meta.update(p_target=p_target, reference=reference)
     if scores is not None:
-        from facevoice.eval.protocols.io import read_trials
-        from facevoice.eval.protocols.score_files import read_scores
-
         if protocols is not None:
             if trials is not None:
                 raise ValueError("with --scores give at most one of --trials FILE or --protocols DIR")

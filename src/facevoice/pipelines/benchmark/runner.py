@@ -26,8 +26,17 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
-from facevoice.pipelines.recipes import load_recipe, resolve_recipe
+from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
+from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
+from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
+from facevoice.pipelines.recipes import apply_cli_data, load_recipe, resolve_recipe
+from facevoice.pipelines.run import train
+from facevoice.report.benchmark import write_benchmark_outputs
+from facevoice.report.paired import save_and_compare
+from facevoice.runs.checkpoint import resolve_checkpoint
+from facevoice.runs.loading import load_method
 from facevoice.train.config import comparable_config, config_differences
 
 log = get_logger(__name__)
@@ -94,8 +103,6 @@ def method_recipe(cfg: Mapping[str, Any], name: str) -> dict[str, Any]:
     elif folder is not None and (folder / f"{name}.yaml").is_file():
         recipe = load_recipe(folder / f"{name}.yaml", overrides)
     else:
-        from facevoice.core.config import apply_overrides
-
         recipe = apply_overrides({"method": {"name": name}, "train": dict(cfg.get("train") or {})}, overrides)
     recipe["benchmark"] = cfg.get("benchmark", "custom")
     recipe["data"] = dict(cfg.get("data") or {})
@@ -132,9 +139,6 @@ def overrides_for(name: str, overrides: Sequence[str]) -> list[str]:
 
 def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, progress: bool) -> dict[str, Any]:
     """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json."""
-    from facevoice.pipelines.data_sources import bundle_fingerprint
-    from facevoice.pipelines.run import train
-    from facevoice.runs.checkpoint import resolve_checkpoint
 
     config = {**recipe, "train": {**dict(recipe.get("train") or {}), "seed": int(seed), "progress": progress}}
     resume = False
@@ -160,12 +164,6 @@ def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, prog
 
 def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progress: bool = False) -> Path:
     """Train and evaluate every method × seed of ``config``; write tables and the report; return ``out``."""
-    from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
-    from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
-    from facevoice.pipelines.data_sources import load_data
-    from facevoice.report.benchmark import write_benchmark_outputs
-    from facevoice.report.paired import save_and_compare
-    from facevoice.runs.loading import load_method
 
     cfg = dict(config)
     bench = str(cfg.get("benchmark", "custom"))
@@ -278,7 +276,6 @@ def benchmark_from_cli(
 
     ``data``: ``data=`` (bundle folder), ``face_csv=`` / ``voice_csv=``, ``tests=`` as for ``facevoice train``.
     """
-    from facevoice.pipelines.recipes import apply_cli_data
 
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     cfg = load_benchmark(spec, names, parse_seeds(seeds) if seeds else None, list(overrides))

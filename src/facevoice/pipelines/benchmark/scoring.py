@@ -8,6 +8,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from facevoice.eval.protocols.protocol_set import ProtocolSet
+from facevoice.eval.scoring.engine import evaluate_protocols
+from facevoice.eval.scoring.scorers import EmbeddingScorer
+from facevoice.runs.loading import embed_array
+
 HEADLINE = ("test_unseen", "v2f", "random")  # split, direction, constraint of the ROC figure
 
 
@@ -16,9 +21,6 @@ def evaluate_method(method, bundle, ps, ev: Mapping[str, Any], device: str = "cp
 
     The trial scores ``(T,)`` are row-aligned with ``ps.trials`` (for paired comparisons).
     """
-    from facevoice.eval.scoring.engine import evaluate_protocols
-    from facevoice.eval.scoring.scorers import EmbeddingScorer
-    from facevoice.runs.loading import embed_array
 
     wanted = set(ps.items["item_id"])
     sides = {}
@@ -81,8 +83,6 @@ class OracleScorer:
 
 def evaluate_oracle(oracle, ps, manifest: pd.DataFrame, ev: Mapping[str, Any]):
     """The simulator oracle on the same protocols: per split (seen / prior mode) and per constraint."""
-    from facevoice.eval.protocols.protocol_set import ProtocolSet
-    from facevoice.eval.scoring.engine import evaluate_protocols
 
     parts = []
     for (_split, con), t in ps.trials.groupby(["split", "constraint"], sort=False):
