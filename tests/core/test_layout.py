@@ -42,20 +42,21 @@ def test_every_module_imports_on_its_own():
     assert not [f for f in failed if f], failed
 
 
+def _is_facevoice_import(node: ast.AST) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return (node.module or "").startswith("facevoice")
+    return isinstance(node, ast.Import) and any(a.name.startswith("facevoice") for a in node.names)
+
+
 def _deferred_facevoice_imports(path: Path, root: Path = PACKAGE.parent) -> list[str]:
     tree = ast.parse(path.read_text())
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for sub in ast.walk(node):
-                if (
-                    isinstance(sub, ast.ImportFrom)
-                    and (sub.module or "").startswith("facevoice")
-                    or isinstance(sub, ast.Import)
-                    and any(a.name.startswith("facevoice") for a in sub.names)
-                ):
-                    found.append(f"{path.relative_to(root)}:{sub.lineno} {ast.unparse(sub)}")
-    return found
+    return [
+        f"{path.relative_to(root)}:{sub.lineno} {ast.unparse(sub)}"
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for sub in ast.walk(node)
+        if _is_facevoice_import(sub)
+    ]
 
 
 def test_no_facevoice_import_deferred_into_a_function():
