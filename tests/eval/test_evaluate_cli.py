@@ -159,4 +159,4 @@ def test_evaluate_errors(built, tmp_path):
     res = runner.invoke(app, ["evaluate", "--scores", str(bad)])
     assert res.exit_code != 0 and "line 2" in str(res.exception)
     res = runner.invoke(app, ["evaluate", "--bundle", str(root / "bundle")])
-    assert res.exit_code != 0 and "--trials" in str(res.exception)
+    assert res.exit_code != 0 and "--trials" in res.output

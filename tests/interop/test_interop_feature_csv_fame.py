@@ -148,7 +148,7 @@ def test_benchmark_on_feature_csvs_and_lists(csvs, tmp_path):
 
 
 def test_cli_data_options_keep_dotted_data_overrides(csvs):
-    from facevoice.pipelines.recipes import apply_cli_data
+    from facevoice.pipelines.recipes import replace_data
 
     overrides = [
         "data.val.face_csv=vf.csv",
@@ -157,7 +157,7 @@ def test_cli_data_options_keep_dotted_data_overrides(csvs):
         "data.face_csv=ignored.csv",  # the option names the training files
         "train.epochs=2",
     ]
-    cfg = apply_cli_data(
+    cfg = replace_data(
         {"data": {"source": "simulated", "preset": "vox1"}},
         face_csv="f.csv",
         voice_csv="v.csv",
@@ -172,7 +172,7 @@ def test_cli_data_options_keep_dotted_data_overrides(csvs):
         "tests": {"uu": {"face_csv": "tf.csv", "voice_csv": "tv.csv", "labels": "parity"}},
     }
     with pytest.raises(ValueError, match="'uu' given twice"):
-        apply_cli_data({}, tests=["uu=a,b", "uu=c,d"])
+        replace_data({}, tests=["uu=a,b", "uu=c,d"])
 
 
 def test_val_section_needs_both_files(csvs):

@@ -12,7 +12,8 @@ from train_fixtures import METHOD, make_tiny_bundle
 from typer.testing import CliRunner
 
 from facevoice.cli import app
-from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, method_recipe, parse_seeds
+from facevoice.cli.train import parse_seeds
+from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, method_recipe
 from facevoice.pipelines.recipes import available_recipes, load_recipe
 from facevoice.report.paired import paired_vs_cca
 
@@ -64,7 +65,7 @@ def test_cli_train_with_data_folder(setup, tmp_path):
     info = json.loads((out / "run.json").read_text())
     assert info["data"]["encoder_tags"] == {"face": "tiny-face", "voice": "tiny-voice"}
     bad = runner.invoke(app, ["train", recipe, "--face-csv", "x.csv", "--out", str(tmp_path / "b")])
-    assert bad.exit_code != 0 and "--voice-csv" in str(bad.exception)
+    assert bad.exit_code != 0 and "--voice-csv" in bad.output
 
 
 def test_cli_benchmark_tables_report_and_reuse(setup, tmp_path):

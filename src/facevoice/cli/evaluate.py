@@ -26,10 +26,15 @@ def register(app: typer.Typer) -> None:
         """Compute EER / AUC / minDCF, 1:N accuracy and retrieval mAP / R@k, print them and write JSON + Markdown."""
         from rich.console import Console
 
-        from facevoice.eval.scoring.results import rich_tables, run_evaluation
+        from facevoice.eval.scoring.results import rich_tables
+        from facevoice.pipelines.evaluate import run_evaluation
 
         if scores is None and bundle is None and face_store is None:
             raise typer.BadParameter("give --scores FILE, or --bundle DIR / --face-store + --voice-store")
+        if scores is not None and trials is not None and protocols is not None:
+            raise typer.BadParameter("with --scores give at most one of --trials FILE or --protocols DIR")
+        if scores is None and (trials is None) == (protocols is None):
+            raise typer.BadParameter("with embeddings give exactly one of --trials FILE or --protocols DIR")
         results, meta = run_evaluation(
             scores=scores,
             trials=trials,

@@ -10,7 +10,7 @@ import typer
 def register(app: typer.Typer) -> None:
     @app.command("finetune")
     def finetune_cmd(
-        config: Path = typer.Argument(..., help="YAML recipe, or finetune/<name> for configs/finetune/<name>.yaml"),
+        config: str = typer.Argument(..., help="YAML recipe file, or a packaged recipe such as finetune/tiny_smoke"),
         overrides: list[str] = typer.Argument(None, help="dotted overrides, e.g. lora.setting=both train.epochs=5"),
         set_: list[str] = typer.Option([], "--set", "-s", help="dotted override (same as the positional ones)"),
         run_dir: Path = typer.Option(None, help="output folder (default runs/finetune/<recipe name>)"),
@@ -23,16 +23,16 @@ def register(app: typer.Typer) -> None:
         Runs unchanged under `torchrun --nproc_per_node N` or `accelerate launch` (data parallel).
         """
         from facevoice.core.config import load_config
+        from facevoice.pipelines.recipes import resolve_recipe
 
-        if not config.exists() and (Path("configs") / f"{config}.yaml").exists():
-            config = Path("configs") / f"{config}.yaml"
-        cfg = load_config(config, [*(overrides or []), *set_])
+        recipe = resolve_recipe(config)
+        cfg = load_config(recipe, [*(overrides or []), *set_])
         if dry_run:
             _print_budget(cfg)
             return
         from facevoice.finetune.trainer import finetune
 
-        out = run_dir or Path("runs") / "finetune" / config.stem
+        out = run_dir or Path("runs") / "finetune" / recipe.stem
         summary = finetune(cfg, out)
         if summary["world_size"] > 1:
             import torch.distributed as dist

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
@@ -22,6 +23,24 @@ def _print_json_table(title: str, rows: dict) -> None:
     Console().print(table)
 
 
+def parse_seeds(text: str | Iterable[int]) -> list[int]:
+    """``"0,1,2"`` or ``"0-2"`` -> [0, 1, 2]."""
+    if not isinstance(text, str):
+        return [int(s) for s in text]
+    out: list[int] = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition("-")
+        out += list(range(int(a), int(b) + 1)) if sep else [int(a)]
+    return out
+
+
+def _check_data_options(data, face_csv, voice_csv) -> None:
+    if data and (face_csv or voice_csv):
+        raise typer.BadParameter("give either --data (a bundle folder) or --face-csv/--voice-csv, not both")
+    if bool(face_csv) != bool(voice_csv):
+        raise typer.BadParameter("--face-csv and --voice-csv go together (row-aligned training features)")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("train")
     def train(
@@ -37,6 +56,7 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="progress bar"),
     ) -> None:
         """Train one method from a YAML recipe; checkpoints selected on validation identities only."""
+        _check_data_options(data, face_csv, voice_csv)
         from facevoice.pipelines.recipes import train_recipe
 
         run_dir = train_recipe(
@@ -63,7 +83,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("benchmark")
     def benchmark(
-        spec: str = typer.Argument("simvox1", help="benchmark name (configs/<name>/benchmark.yaml) or recipe file"),
+        spec: str = typer.Argument("simvox1", help="benchmark name (recipe <name>/benchmark) or recipe file"),
         overrides: list[str] = typer.Argument(None, help="dotted overrides applied to every method recipe"),
         methods: str = typer.Option(None, "--methods", help="method recipes (names or YAML files), e.g. fop,a.yaml"),
         seeds: str = typer.Option(None, "--seeds", help="comma list or range of seeds, e.g. 0,1,2 or 0-2"),
@@ -75,15 +95,16 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(False, "--progress/--no-progress", help="progress bar per run"),
     ) -> None:
         """Methods × seeds -> results table (mean ± std), 1:N curves, ROC, training curves, report.md."""
-        from facevoice.pipelines.benchmark.runner import benchmark_from_cli
+        _check_data_options(data, face_csv, voice_csv)
+        from facevoice.pipelines.benchmark import run_benchmark_recipe
 
-        out_dir = benchmark_from_cli(
+        out_dir = run_benchmark_recipe(
             spec,
             overrides or [],
-            methods,
-            seeds,
-            str(out) if out else None,
-            progress,
+            methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None,
+            seeds=parse_seeds(seeds) if seeds else None,
+            out=str(out) if out else None,
+            progress=progress,
             data=str(data) if data else None,
             face_csv=str(face_csv) if face_csv else None,
             voice_csv=str(voice_csv) if voice_csv else None,

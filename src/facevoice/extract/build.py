@@ -50,8 +50,8 @@ def build_encoder(
         kw["device"] = device
     if name.lower() in _HF:
         if source is None:
-            raise ValueError(f"encoder {name!r} needs --source (hub name, local model folder, or config .json/.yaml)")
+            raise ValueError(f"encoder {name!r} needs a source (hub name, local model folder, or config .json/.yaml)")
         return create_encoder(name, source=load_source(source), **kw)
     if source is not None:
-        raise ValueError(f"encoder {name!r} takes no --source")
+        raise ValueError(f"encoder {name!r} takes no source (its weights are packaged)")
     return create_encoder(name, **kw)

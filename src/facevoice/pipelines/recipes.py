@@ -1,14 +1,17 @@
-"""Finding and loading the YAML recipes under ``configs/<benchmark>/<method>.yaml``.
+"""Finding and loading the YAML recipes shipped in ``facevoice/recipes/<benchmark>/<method>.yaml``.
 
-A recipe may be named by path (``configs/simvox1/fop.yaml``) or as ``<benchmark>/<method>``
-(``simvox1/fop``), looked up in ``$FACEVOICE_CONFIGS``, ``./configs`` and the repository's
-``configs/`` folder, in that order.
+A recipe is named by path (``my/fop.yaml``) or as ``<benchmark>/<method>`` (``simvox1/fop``,
+``finetune/tiny_smoke``). Names are looked up in ``$FACEVOICE_RECIPES`` (a folder of
+``<benchmark>/<method>.yaml`` files; several separated by ``os.pathsep``), then in the recipes
+installed with the package (:func:`packaged_recipes_root`, found through ``importlib.resources`` so an
+installed wheel has them too).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +19,25 @@ from facevoice.core.config import apply_overrides, load_config, parse_override
 from facevoice.interop.feature_csv import parse_test_specs
 from facevoice.pipelines.run import train
 
+RECIPES_ENV = "FACEVOICE_RECIPES"
 
-def config_roots() -> list[Path]:
-    """Folders searched for ``<benchmark>/<method>.yaml``."""
-    roots = []
-    if os.environ.get("FACEVOICE_CONFIGS"):
-        roots.append(Path(os.environ["FACEVOICE_CONFIGS"]))
-    roots.append(Path.cwd() / "configs")
-    roots.append(Path(__file__).resolve().parents[3] / "configs")
+
+def packaged_recipes_root() -> Path:
+    """The ``recipes`` folder inside the installed ``facevoice`` package."""
+    return Path(str(resources.files("facevoice") / "recipes"))
+
+
+def recipe_roots() -> list[Path]:
+    """Folders searched for ``<benchmark>/<method>.yaml``, in order."""
+    roots = [Path(p) for p in os.environ.get(RECIPES_ENV, "").split(os.pathsep) if p]
+    roots.append(packaged_recipes_root())
     return [r for i, r in enumerate(roots) if r.is_dir() and r not in roots[:i]]
 
 
 def available_recipes() -> list[str]:
     """Every ``<benchmark>/<name>`` found (files starting with ``_`` are shared bases, not recipes)."""
     found = set()
-    for root in config_roots():
+    for root in recipe_roots():
         for path in root.glob("*/*.yaml"):
             if not path.name.startswith("_"):
                 found.add(f"{path.parent.name}/{path.stem}")
@@ -43,7 +50,7 @@ def resolve_recipe(spec: str | Path) -> Path:
     if path.is_file():
         return path
     name = str(spec).removesuffix(".yaml")
-    for root in config_roots():
+    for root in recipe_roots():
         cand = root / f"{name}.yaml"
         if cand.is_file():
             return cand
@@ -60,33 +67,33 @@ def load_recipe(spec: str | Path, overrides: Iterable[str] = ()) -> dict[str, An
     return cfg
 
 
-def apply_cli_data(
+def replace_data(
     cfg: Mapping[str, Any],
     *,
-    data: str | None = None,
+    bundle: str | None = None,
     face_csv: str | None = None,
     voice_csv: str | None = None,
     tests: Iterable[str] = (),
     overrides: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Replace the recipe's data source by ``--data`` (a bundle folder) or ``--face-csv/--voice-csv``.
+    """Replace the recipe's data source by a ``bundle`` folder or row-aligned ``face_csv`` / ``voice_csv``.
 
     ``tests``: ``NAME=FACE_CSV,VOICE_CSV`` verification lists (FOP-style, row i of both = trial i).
-    ``overrides``: the command line's dotted overrides; its ``data.*`` ones (``data.val.face_csv=``,
+    ``overrides``: the dotted overrides of the run; its ``data.*`` ones (``data.val.face_csv=``,
     ``data.tests.NAME.labels=parity``, ...) are applied again on top of the replaced section, so they
-    are never lost (keys the options set, like ``data.face_csv``, stay with the options).
+    are never lost (keys the arguments set, like ``data.face_csv``, stay with the arguments).
     """
 
     cfg = dict(cfg)
     section = dict(cfg.get("data") or {})
-    if data and (face_csv or voice_csv):
-        raise ValueError("give either --data (a bundle folder) or --face-csv/--voice-csv, not both")
-    replaced = bool(data or face_csv or voice_csv)
-    if data:
-        section = {"source": "bundle", "path": str(data)}
+    if bundle and (face_csv or voice_csv):
+        raise ValueError("give either a bundle folder or face/voice feature CSVs, not both")
+    replaced = bool(bundle or face_csv or voice_csv)
+    if bundle:
+        section = {"source": "bundle", "path": str(bundle)}
     if face_csv or voice_csv:
         if not (face_csv and voice_csv):
-            raise ValueError("--face-csv and --voice-csv go together (row-aligned training features)")
+            raise ValueError("a face feature CSV and a voice feature CSV go together (row-aligned training features)")
         # feature sizes are read from the files (every column but the last, the label)
         section = {"source": "feature_csv", "face_csv": str(face_csv), "voice_csv": str(voice_csv)}
     lists = dict(section.get("tests") or {})
@@ -119,9 +126,9 @@ def train_recipe(
     """What ``facevoice train`` runs: load the recipe, apply overrides and data options, train; return the run dir."""
 
     overrides = list(overrides)
-    cfg = apply_cli_data(
+    cfg = replace_data(
         load_recipe(recipe, overrides),
-        data=data,
+        bundle=data,
         face_csv=face_csv,
         voice_csv=voice_csv,
         tests=tests,

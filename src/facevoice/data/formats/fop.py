@@ -149,9 +149,9 @@ def read_fop_verification_list(
     if lf is None:
         if labels != "parity":
             raise FormatError(
-                f"{face_csv}, {voice_csv}: no label column, so trial labels are unknown; use labels='parity' "
-                "(CLI: --labels parity; recipe: data.tests.<name>.labels: parity) for the FOP/PAEFF reference "
-                "convention (even 0-based row = same person)"
+                f"{face_csv}, {voice_csv}: no label column, so trial labels are unknown; ask for the FOP/PAEFF "
+                "reference convention labels='parity' (even 0-based row = same person; in a recipe "
+                "data.tests.<name>.labels: parity, on the command line --labels parity)"
             )
         return FOPVerificationList(Xf, Xv, parity, "parity")
     same = (lf == lv).astype(np.int8)

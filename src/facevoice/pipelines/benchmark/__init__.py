@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, parse_seeds, run_benchmark
+from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, run_benchmark, run_benchmark_recipe
 
-__all__ = ["BenchmarkError", "load_benchmark", "parse_seeds", "run_benchmark"]
+__all__ = ["BenchmarkError", "load_benchmark", "run_benchmark", "run_benchmark_recipe"]

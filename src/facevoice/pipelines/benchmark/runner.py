@@ -1,6 +1,6 @@
 """``run_benchmark(config)``: methods × seeds on one benchmark -> one results table and a report.
 
-The benchmark recipe (``configs/<benchmark>/benchmark.yaml``) holds the ``data:`` and ``eval:``
+The benchmark recipe (``<benchmark>/benchmark``) holds the ``data:`` and ``eval:``
 sections, ``methods`` (recipe names in the same folder), ``seeds`` and ``references`` (``cca``:
 the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
 simulated data only). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ from facevoice.core.log import get_logger
 from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
 from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
-from facevoice.pipelines.recipes import apply_cli_data, load_recipe, resolve_recipe
+from facevoice.pipelines.recipes import load_recipe, replace_data, resolve_recipe
 from facevoice.pipelines.run import train
 from facevoice.report.benchmark import write_benchmark_outputs
 from facevoice.report.paired import save_and_compare
@@ -148,12 +148,14 @@ def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, prog
         if diff:
             raise BenchmarkError(
                 f"{run_dir} holds a run of another configuration ({'; '.join(diff[:5])}); "
-                "use another --out or remove it"
+                "use another output folder or remove it"
             )
         info = json.loads((run_dir / "run.json").read_text())
         stored = info.get("data", {}).get("embeddings_sha256")
         if stored is not None and stored != bundle_fingerprint(bundle)["embeddings_sha256"]:
-            raise BenchmarkError(f"{run_dir} was trained on other data (embedding hashes differ); use another --out")
+            raise BenchmarkError(
+                f"{run_dir} was trained on other data (embedding hashes differ); use another output folder"
+            )
         if info.get("status") in ("complete", "early_stopped"):
             log.info("reusing finished run %s", run_dir)
             return info
@@ -263,35 +265,24 @@ def _run_row(name: str, seed: int, run_dir: Path, info: Mapping[str, Any]) -> di
     }
 
 
-def benchmark_from_cli(
+def run_benchmark_recipe(
     spec: str,
     overrides: Sequence[str] = (),
-    methods: str | None = None,
-    seeds: str | None = None,
-    out: str | None = None,
+    *,
+    methods: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    out: str | Path | None = None,
     progress: bool = True,
-    **data: Any,
+    data: str | None = None,
+    face_csv: str | None = None,
+    voice_csv: str | None = None,
+    tests: Sequence[str] = (),
 ) -> Path:
-    """What ``facevoice benchmark`` runs: ``methods`` / ``seeds`` are comma lists (``"fop,sbnet"``, ``"0,1,2"``).
-
-    ``data``: ``data=`` (bundle folder), ``face_csv=`` / ``voice_csv=``, ``tests=`` as for ``facevoice train``.
-    """
-
-    names = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
-    cfg = load_benchmark(spec, names, parse_seeds(seeds) if seeds else None, list(overrides))
-    if any(data.values()):
-        cfg = apply_cli_data(cfg, **{k: v for k, v in data.items() if v}, overrides=list(overrides))
+    """What ``facevoice benchmark`` runs: :func:`load_benchmark`, the data replaced if asked
+    (:func:`~facevoice.pipelines.recipes.replace_data`), then :func:`run_benchmark`; returns ``out``."""
+    cfg = load_benchmark(spec, list(methods) if methods else None, seeds, list(overrides))
+    if data or face_csv or voice_csv or tests:
+        cfg = replace_data(cfg, bundle=data, face_csv=face_csv, voice_csv=voice_csv, tests=tests, overrides=overrides)
     if out:
         cfg["out"] = str(out)
     return run_benchmark(cfg, progress=progress)
-
-
-def parse_seeds(text: str | Iterable[int]) -> list[int]:
-    """``"0,1,2"`` or ``"0-2"`` -> [0, 1, 2]."""
-    if not isinstance(text, str):
-        return [int(s) for s in text]
-    out: list[int] = []
-    for part in text.split(","):
-        a, sep, b = part.strip().partition("-")
-        out += list(range(int(a), int(b) + 1)) if sep else [int(a)]
-    return out

@@ -1,0 +1,76 @@
+"""``facevoice evaluate``: a score file, or embeddings (a bundle or two stores) on a trial list or protocol folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from facevoice.data.bundle import EmbeddingBundle
+from facevoice.data.manifest import read_manifest
+from facevoice.eval.protocols.io import read_trials
+from facevoice.eval.protocols.score_files import read_scores
+from facevoice.eval.scoring.engine import evaluate_embeddings, evaluate_scores
+from facevoice.eval.scoring.results import write_results
+from facevoice.store import EmbeddingStore
+
+
+def _load_embeddings(bundle, face_store, voice_store, manifest):
+
+    if bundle is not None:
+        b = EmbeddingBundle.load(bundle, manifest=manifest)
+        pairs = {m: (b.rows(m)["item_id"].tolist(), b.embeddings[m]) for m in ("face", "voice")}
+        return pairs["face"], pairs["voice"], b.manifest
+    if face_store is None or voice_store is None:
+        raise ValueError("give a score file, an embedding bundle, or both a face and a voice store")
+
+    face, voice = EmbeddingStore.open(face_store).read_all(), EmbeddingStore.open(voice_store).read_all()
+    return face, voice, read_manifest(manifest) if manifest is not None else None
+
+
+def run_evaluation(
+    *,
+    scores: str | Path | None = None,
+    trials: str | Path | None = None,
+    protocols: str | Path | None = None,
+    bundle: str | Path | None = None,
+    face_store: str | Path | None = None,
+    voice_store: str | Path | None = None,
+    manifest: str | Path | None = None,
+    metric: str = "cosine",
+    higher_is_better: bool = True,
+    reference: bool = False,
+    p_target: float = 0.01,
+    out: str | Path | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Evaluate a score file, or embeddings (bundle or two stores) on a trial list / protocol folder.
+
+    Returns:
+        ``(results long table, meta)``; with ``out`` also writes JSON + Markdown (paths in ``meta["written"]``).
+    """
+
+    meta: dict[str, Any] = {k: str(v) for k, v in dict(scores=scores, trials=trials, protocols=protocols).items() if v}
+    meta.update(p_target=p_target, reference=reference)
+    if scores is not None:
+        if protocols is not None:
+            if trials is not None:
+                raise ValueError("with a score file give at most one of a trial list or a protocol folder")
+            trials = Path(protocols) / "trials.tsv"
+
+        table = read_scores(scores, higher_is_better=higher_is_better)
+        trial_df = read_trials(trials) if trials is not None else None
+        man = read_manifest(manifest) if manifest is not None else None
+        results = evaluate_scores(table, trial_df, man, p_target=p_target, reference=reference)
+        meta.update(higher_is_better=higher_is_better, unused_scores=results.attrs.get("unused_scores", 0))
+    else:
+        if (trials is None) == (protocols is None):
+            raise ValueError("with embeddings give exactly one of a trial list or a protocol folder")
+        face, voice, man = _load_embeddings(bundle, face_store, voice_store, manifest)
+        meta.update(metric=metric, bundle=str(bundle) if bundle else None, n_face=len(face[0]), n_voice=len(voice[0]))
+        results = evaluate_embeddings(
+            face, voice, protocols or trials, man, metric=metric, p_target=p_target, reference=reference
+        )
+    if out is not None:
+        meta["written"] = [str(p) for p in write_results(results, out, meta)]
+    return results, meta
