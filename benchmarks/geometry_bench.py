@@ -48,9 +48,10 @@ def main() -> None:
         rbf_cka,
         spectral_gap_divergence,
     )
-    from facevoice.analysis.crossmodal.pair import cca_baseline_eer, split_identities
+    from facevoice.analysis.crossmodal.pair import cca_baseline_eer
     from facevoice.analysis.geometry.curvature import local_curvature
     from facevoice.analysis.geometry.encoder import compactness_gap, levina_bickel, twonn
+    from facevoice.data.splits import permutation_split as split_identities
 
     F, V, labels = make_data(args.ids, args.per_id, args.d_face, args.d_voice, args.seed)
     rows = []

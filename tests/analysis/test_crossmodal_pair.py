@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facevoice.analysis.crossmodal.pair import cca_baseline_eer, pair_metrics, split_identities
+from facevoice.analysis.crossmodal.pair import cca_baseline_eer, pair_metrics
 from facevoice.analysis.geometry.encoder import levina_bickel
+from facevoice.data.splits import permutation_split as split_identities
 
 
 def _pair(n_ids=80, per_id=6, shared=8, noise=0.4, seed=0, aligned=True, d_face=48, d_voice=24, warp=np.tanh):

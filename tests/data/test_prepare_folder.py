@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from facevoice.data.corpora.folder import prepare_folder, split_identities
+from facevoice.data.corpora.folder import prepare_folder
 from facevoice.data.manifest import ManifestError, read_manifest
+from facevoice.data.splits import split_identities
 
 
 def _touch(path, data=b"x"):

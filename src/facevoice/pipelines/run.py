@@ -14,7 +14,6 @@ Run directory::
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
 import time
@@ -28,6 +27,7 @@ import torch
 from facevoice.core.config import dump_config
 from facevoice.core.log import get_logger
 from facevoice.core.seeding import seed_everything
+from facevoice.core.threads import limit_threads
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.interop.feature_csv import check_feature_lists, evaluate_feature_lists
 from facevoice.methods import create_method
@@ -150,7 +150,7 @@ def train(
     (run_dir / "classes.json").write_text(json.dumps(classes, indent=1))
     _write_json(run_dir / "run.json", info)
     t0 = time.perf_counter()
-    with _threads(tcfg.num_threads):
+    with limit_threads(tcfg.num_threads):
         summary = _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume)
     info.update(summary, wall_time_s=time.perf_counter() - t0, **_epoch_times(run_dir / "metrics.jsonl"))
     best = info.get("best_metric")
@@ -183,23 +183,6 @@ def check_resumable(run_dir: Path, resolved: Mapping[str, Any], fingerprint: Map
         for key in ("manifest_sha256", "embeddings_sha256"):
             if key in old and old[key] != fingerprint[key]:
                 raise ValueError(f"{run_dir}: cannot resume: the data changed since the run started ({key} differs)")
-
-
-@contextlib.contextmanager
-def _threads(n: int | None):
-    """Set torch's (and the BLAS libraries') CPU thread count for a block (None: leave it), then restore it."""
-    before = torch.get_num_threads()
-    if not n:
-        yield
-        return
-    from threadpoolctl import threadpool_limits  # scikit-learn's dependency: numpy/scipy BLAS pools
-
-    torch.set_num_threads(int(n))
-    try:
-        with threadpool_limits(limits=int(n)):
-            yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume) -> dict[str, Any]:

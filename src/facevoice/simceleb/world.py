@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facevoice.core.hashing import array_sha256
+from facevoice.core.threads import limit_threads
 from facevoice.simceleb.presets import SimConfig
 
 _STREAMS = {"gender": 1, "nationality": 2, "age": 3, "language": 4, "face_map": 5, "voice_map": 6}
@@ -21,9 +22,7 @@ def one_blas_thread():
     """Context capping BLAS at one thread: a multi-threaded GEMM / QR may sum in another order and
     change the last bits of the maps and the 4096-d observations, so bit-identical simulations (and
     the data hashes runs record) need it on every machine and ``OMP_NUM_THREADS`` setting."""
-    from threadpoolctl import threadpool_limits  # scikit-learn's dependency
-
-    return threadpool_limits(1, user_api="blas")
+    return limit_threads(1, blas_only=True, torch_threads=False)
 
 
 def world_rng(world_seed: int, purpose: str) -> np.random.Generator:

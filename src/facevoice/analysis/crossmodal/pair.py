@@ -26,21 +26,8 @@ from facevoice.analysis.crossmodal.metrics import (
 )
 from facevoice.analysis.geometry.encoder import levina_bickel
 from facevoice.backends.cca import CCABaseline
+from facevoice.data.splits import permutation_split
 from facevoice.eval.metrics import eer
-
-
-def split_identities(ids: np.ndarray, test_fraction: float = 0.2, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded identity split ``(train_ids, test_ids)``, sorted.
-
-    As the published study: a legacy ``RandomState(seed).permutation`` of the sorted identities, the
-    first ``int(M * (1 - test_fraction))`` train (999 / 250 of 1,249 at 0.2; its seed was 42).
-    """
-    ids = np.unique(np.asarray(ids))
-    if not 0.0 < test_fraction < 1.0:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    perm = ids[np.random.RandomState(seed).permutation(ids.size)]
-    n_train = min(max(int(ids.size * (1.0 - test_fraction)), 2), ids.size - 2)
-    return np.sort(perm[:n_train]), np.sort(perm[n_train:])
 
 
 def _rows_by_identity(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -202,7 +189,7 @@ def pair_metrics(
     }
     if with_eer:
         if train_identities is None or test_identities is None:
-            train_identities, test_identities = split_identities(ids, test_fraction, seed)
+            train_identities, test_identities = permutation_split(ids, test_fraction, seed)
         res = cca_baseline_eer(face_X, face_labels, voice_X, voice_labels, train_identities, test_identities,
                                protocol=eer_protocol, estimator=eer_estimator, seed=seed,
                                normalize_samples=normalize_samples)  # fmt: skip

@@ -10,22 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from facevoice.core.threads import limit_threads
+
 _BACKENDS = ("auto", "faiss", "sklearn")
 
 
 def limit_blas_threads(n: int = 1):
-    """Context manager capping BLAS threads (threadpoolctl, a scikit-learn dependency).
-
-    Loops of many small SVD / least-squares / matrix products (curvature, Gromov-Wasserstein) run
-    several times slower with a multi-threaded BLAS on a busy machine (thread wake-up and spinning).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - scikit-learn always brings it
-        import contextlib
-
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=n, user_api="blas")
+    """Cap BLAS threads for a block: loops of many small SVD / least-squares / matrix products
+    (curvature, Gromov-Wasserstein) run several times slower with a multi-threaded BLAS on a busy machine."""
+    return limit_threads(n, blas_only=True, torch_threads=False)
 
 
 def _faiss_available() -> bool:

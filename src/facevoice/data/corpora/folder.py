@@ -12,15 +12,15 @@ as skips by ``extract`` rather than dropped here.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from facevoice.data.manifest import make_manifest, write_manifest
+from facevoice.data.splits import hold_out_videos, split_identities
 
 log = logging.getLogger(__name__)
 
@@ -40,54 +40,6 @@ def list_files(root: Path) -> list[Path]:
     if errors:
         raise PermissionError(f"cannot list {len(errors)} folder(s) under {root}, e.g. {errors[0]}")
     return sorted(out)
-
-
-def _rank(key: str, seed: int) -> str:
-    return hashlib.sha256(f"{seed}:{key}".encode()).hexdigest()
-
-
-def split_identities(
-    identities: Iterable[str], ratios: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0
-) -> dict[str, str]:
-    """Identity-disjoint ``train``/``val``/``test_unseen`` assignment from ``ratios`` (normalised).
-
-    Deterministic given ``seed`` (order by a hash of the identity), and each non-zero part gets at
-    least one identity when there are enough identities.
-    """
-    ids = sorted(set(identities), key=lambda i: _rank(i, seed))
-    if len(ratios) != 3 or min(ratios) < 0 or sum(ratios) <= 0:
-        raise ValueError(f"ratios must be three non-negative numbers (train, val, test), got {ratios}")
-    total = float(sum(ratios))
-    n = len(ids)
-    n_val = round(n * ratios[1] / total)
-    n_test = round(n * ratios[2] / total)
-    if n >= 3:
-        n_val = max(n_val, 1 if ratios[1] > 0 else 0)
-        n_test = max(n_test, 1 if ratios[2] > 0 else 0)
-    n_train = n - n_val - n_test
-    if n_train < 1 and ratios[0] > 0:
-        raise ValueError(f"{n} identities are too few for ratios {tuple(ratios)}")
-    out = dict.fromkeys(ids[:n_train], "train")
-    out.update(dict.fromkeys(ids[n_train : n_train + n_val], "val"))
-    out.update(dict.fromkeys(ids[n_train + n_val :], "test_unseen"))
-    return out
-
-
-def hold_out_videos(df: pd.DataFrame, fraction: float, seed: int = 0) -> pd.DataFrame:
-    """Move about ``fraction`` of each train identity's videos (all their items, both modalities) to
-    ``test_seen`` (seen-heard: same identities, disjoint videos). Items without a video id stay."""
-    if fraction <= 0:
-        return df
-    df = df.copy()
-    train = df[(df["split"] == "train") & (df["video"] != "")]
-    for _, grp in train.groupby("identity"):
-        videos = sorted(grp["video"].unique(), key=lambda v: _rank(v, seed))
-        if len(videos) < 2:
-            continue
-        k = min(len(videos) - 1, max(1, round(len(videos) * fraction)))
-        held = set(videos[:k])
-        df.loc[grp.index[grp["video"].isin(held)], "split"] = "test_seen"
-    return df
 
 
 def _modality_dirs(identity_dir: Path) -> dict[str, Path]:

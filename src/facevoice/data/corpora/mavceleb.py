@@ -26,8 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from facevoice.data.corpora.folder import list_files, split_identities
+from facevoice.data.corpora.folder import list_files
 from facevoice.data.manifest import make_manifest, write_manifest
+from facevoice.data.splits import split_identities
 
 log = logging.getLogger(__name__)
 

@@ -23,31 +23,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from facevoice.data.corpora.folder import hold_out_videos, list_files, split_identities
+from facevoice.data.corpora.folder import list_files
+from facevoice.data.formats.vox import read_vox1_meta as read_meta_table
 from facevoice.data.manifest import make_manifest, write_manifest
+from facevoice.data.splits import hold_out_videos, split_identities
 
 log = logging.getLogger(__name__)
 
 
 def read_vox1_meta(path: str | Path) -> pd.DataFrame:
-    """``vox1_meta.csv`` (tab- or comma-separated) → columns ``vox_id, vgg_name, gender, nationality, set``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"VoxCeleb1 meta file not found: {path}")
-    table = pd.read_csv(path, sep=None, engine="python", dtype=str, keep_default_na=False)
-    table.columns = [c.strip().lower().replace(" ", "_") for c in table.columns]
-    rename = {"voxceleb1_id": "vox_id", "vggface1_id": "vgg_name"}
-    table = table.rename(columns=rename)
-    needed = ["vox_id", "vgg_name", "gender", "nationality", "set"]
-    missing = [c for c in needed if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; has {list(table.columns)}")
-    table = table[needed].apply(lambda s: s.str.strip())
-    if table["vox_id"].duplicated().any():
-        raise ValueError(
-            f"{path}: VoxCeleb1 ID listed twice, e.g. {table.loc[table['vox_id'].duplicated(), 'vox_id'].iloc[0]}"
-        )
-    return table
+    """``vox1_meta.csv`` through :func:`facevoice.data.formats.vox.read_vox1_meta`, with the short column
+    names the preparer joins on: ``vox_id, vgg_name, gender, nationality, set``."""
+    return read_meta_table(path).rename(columns={"voxceleb1_id": "vox_id", "vggface1_id": "vgg_name"})
 
 
 def _voice_records(voice_root: Path, known: set[str]) -> tuple[list[dict], set[str]]:
