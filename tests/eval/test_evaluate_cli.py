@@ -70,10 +70,18 @@ def test_evaluate_bundle_with_protocols(built):
     assert res.exit_code == 0, res.output
     assert all(t in res.output for t in ("verification", "matching", "retrieval", "N=4 %", "map %"))
     got, meta = _results(out / "results.json")
-    want = evaluate_embeddings(emb["face"], emb["voice"], ProtocolSet.load(root / "prot"), m)
+    want = evaluate_embeddings(emb["face"], emb["voice"], ProtocolSet.load(root / "prot"), m, calibration=True)
     assert len(got) == len(want) and meta["metric"] == "cosine"
     np.testing.assert_allclose(got["value"].to_numpy(), want["value"].to_numpy(), atol=1e-6)
     assert (out / "results.md").read_text().startswith("## facevoice evaluation")
+    assert {"cllr", "min_cllr", "act_dcf"} <= set(got["metric"]) and "cllr" in res.output
+    # --no-calibration: the figures without calibration, as before
+    out2 = root / "res_bundle_nocal"
+    args = ["evaluate", "--bundle", str(root / "bundle"), "--protocols", str(root / "prot"), "--no-calibration"]
+    assert runner.invoke(app, args + ["--out", str(out2)]).exit_code == 0
+    got2, _ = _results(out2 / "results.json")
+    plain = evaluate_embeddings(emb["face"], emb["voice"], ProtocolSet.load(root / "prot"), m)
+    assert not {"cllr", "min_cllr", "act_dcf"} & set(got2["metric"]) and len(got2) == len(plain)
 
 
 def test_evaluate_stores_with_trial_file(built):
@@ -139,7 +147,7 @@ def test_evaluate_score_file_against_protocol_folder(built, tmp_path):
     )
     assert res.exit_code == 0, res.output
     got, _ = _results(tmp_path / "results.json")
-    want = evaluate_embeddings(emb["face"], emb["voice"], ps, m, kinds=["verification"])
+    want = evaluate_embeddings(emb["face"], emb["voice"], ps, m, kinds=["verification"], calibration=True)
     np.testing.assert_allclose(got["value"], want["value"], atol=1e-9)
     assert (
         got[["split", "direction", "constraint", "n"]].values.tolist()

@@ -135,3 +135,24 @@ def brute_fop_eer(emb1, emb2, labels, variant="fop", n_folds=10) -> tuple[float,
     i = int(np.argmin(np.abs(fnr - fpr)))
     value = fpr[i] if variant == "fop" else (fpr[i] + fnr[i]) / 2
     return float(value), float(sk_auc(fpr, tpr))
+
+
+def loop_cllr(llrs, labels) -> float:
+    """Cllr in bits by its definition, one trial at a time."""
+    import math
+
+    tar = [math.log2(1 + math.exp(-s)) for s, y in zip(llrs, labels, strict=True) if y == 1]
+    non = [math.log2(1 + math.exp(s)) for s, y in zip(llrs, labels, strict=True) if y == 0]
+    return 0.5 * (sum(tar) / len(tar) + sum(non) / len(non))
+
+
+def loop_actual_dcf(llrs, labels, p_target: float) -> float:
+    """Normalised cost of accepting llr >= log((1 - p) / p), counted trial by trial."""
+    import math
+
+    thr = math.log((1 - p_target) / p_target)
+    n_tar = sum(1 for y in labels if y == 1)
+    n_non = len(labels) - n_tar
+    miss = sum(1 for s, y in zip(llrs, labels, strict=True) if y == 1 and s < thr)
+    fa = sum(1 for s, y in zip(llrs, labels, strict=True) if y == 0 and s >= thr)
+    return (p_target * miss / n_tar + (1 - p_target) * fa / n_non) / min(p_target, 1 - p_target)

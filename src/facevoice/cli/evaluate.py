@@ -20,10 +20,18 @@ def register(app: typer.Typer) -> None:
         metric: str = typer.Option("cosine", "--metric", help="pair score for embeddings: cosine or l2 (-L2)"),
         lower_is_better: bool = typer.Option(False, "--lower-is-better", help="score file holds distances"),
         reference: bool = typer.Option(False, "--reference", help="also the FOP/PAEFF fixed-grid EER and AUC"),
-        p_target: float = typer.Option(0.01, "--p-target", help="target prior of minDCF"),
+        p_target: float = typer.Option(0.01, "--p-target", help="target prior of minDCF and the actual DCF"),
+        calibration: bool = typer.Option(
+            True, "--calibration/--no-calibration", help="Cllr, min Cllr, actual DCF (scores read as natural-log LLRs)"
+        ),
         out: Path = typer.Option(None, "--out", "-o", help="folder (or .json path) for results.json + results.md"),
     ) -> None:
-        """Compute EER / AUC / minDCF, 1:N accuracy and retrieval mAP / R@k, print them and write JSON + Markdown."""
+        """EER / AUC / minDCF, calibration (Cllr, min Cllr, actual DCF), 1:N accuracy, retrieval mAP / R@k.
+
+        Prints the tables and writes JSON + Markdown. Cllr and the actual DCF read the scores as
+        natural-log likelihood ratios: a calibrated back-end (e.g. facevoice's PLDA) scores Cllr
+        below 1 bit and an actual DCF near the minimum; cosine scores do not.
+        """
         from rich.console import Console
 
         from facevoice.eval.scoring.results import rich_tables
@@ -47,6 +55,7 @@ def register(app: typer.Typer) -> None:
             higher_is_better=not lower_is_better,
             reference=reference,
             p_target=p_target,
+            calibration=calibration,
             out=out,
         )
         console = Console()

@@ -42,16 +42,21 @@ def run_evaluation(
     higher_is_better: bool = True,
     reference: bool = False,
     p_target: float = 0.01,
+    calibration: bool = True,
     out: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Evaluate a score file, or embeddings (bundle or two stores) on a trial list / protocol folder.
+
+    ``calibration`` adds Cllr, min Cllr and the actual DCF at ``p_target`` per verification list,
+    reading the scores as natural-log likelihood ratios (for cosine or distance scores, Cllr and the
+    actual DCF show that they are not calibrated LLRs; min Cllr is valid for any score).
 
     Returns:
         ``(results long table, meta)``; with ``out`` also writes JSON + Markdown (paths in ``meta["written"]``).
     """
 
     meta: dict[str, Any] = {k: str(v) for k, v in dict(scores=scores, trials=trials, protocols=protocols).items() if v}
-    meta.update(p_target=p_target, reference=reference)
+    meta.update(p_target=p_target, reference=reference, calibration=calibration)
     if scores is not None:
         if protocols is not None:
             if trials is not None:
@@ -61,7 +66,7 @@ def run_evaluation(
         table = read_scores(scores, higher_is_better=higher_is_better)
         trial_df = read_trials(trials) if trials is not None else None
         man = read_manifest(manifest) if manifest is not None else None
-        results = evaluate_scores(table, trial_df, man, p_target=p_target, reference=reference)
+        results = evaluate_scores(table, trial_df, man, p_target=p_target, reference=reference, calibration=calibration)
         meta.update(higher_is_better=higher_is_better, unused_scores=results.attrs.get("unused_scores", 0))
     else:
         if (trials is None) == (protocols is None):
@@ -69,7 +74,14 @@ def run_evaluation(
         face, voice, man = _load_embeddings(bundle, face_store, voice_store, manifest)
         meta.update(metric=metric, bundle=str(bundle) if bundle else None, n_face=len(face[0]), n_voice=len(voice[0]))
         results = evaluate_embeddings(
-            face, voice, protocols or trials, man, metric=metric, p_target=p_target, reference=reference
+            face,
+            voice,
+            protocols or trials,
+            man,
+            metric=metric,
+            p_target=p_target,
+            reference=reference,
+            calibration=calibration,
         )
     if out is not None:
         meta["written"] = [str(p) for p in write_results(results, out, meta)]

@@ -9,6 +9,10 @@ Verification (``scores (T,)``, ``labels (T,)``):
 1:N matching and retrieval (``scores (P, C)``, chunked over rows):
     :func:`one_to_n_accuracy`, :func:`average_precision`, :func:`mean_average_precision`,
     :func:`recall_at_k`, :func:`retrieval_report` (ties: expected value of random tie-breaking).
+Calibration (scores read as natural-log likelihood ratios):
+    :func:`cllr`, :func:`min_cllr` (after the optimal monotone PAV recalibration, :func:`pav_llr`),
+    :func:`actual_dcf` (cost at the Bayes threshold, :func:`bayes_threshold`),
+    :func:`calibration_report`.
 Reference-code estimator (to compare with published numbers only):
     :func:`reference_eer`, :func:`reference_roc`, :func:`reference_auc` (FOP/PAEFF/SBNet fixed
     400-threshold grid averaged over 10 contiguous folds).
@@ -20,6 +24,14 @@ one-class trial lists and NaN/inf scores (giving how many).
 from __future__ import annotations
 
 from facevoice.eval.metrics.binary import EERResult, auc, det_curve, eer, min_dcf, roc_curve, verification_report
+from facevoice.eval.metrics.calibration import (
+    actual_dcf,
+    bayes_threshold,
+    calibration_report,
+    cllr,
+    min_cllr,
+    pav_llr,
+)
 from facevoice.eval.metrics.grid import reference_auc, reference_eer, reference_roc
 from facevoice.eval.metrics.ranking import (
     average_precision,
@@ -31,6 +43,12 @@ from facevoice.eval.metrics.ranking import (
 
 __all__ = [
     "EERResult",
+    "actual_dcf",
+    "bayes_threshold",
+    "calibration_report",
+    "cllr",
+    "min_cllr",
+    "pav_llr",
     "auc",
     "average_precision",
     "det_curve",

@@ -8,7 +8,8 @@ Result table (one row per figure), columns :data:`RESULT_COLUMNS`:
 ``constraint``  verification: ``random G N A GNA`` (or the trial list's own); matching: ``N=<size>``;
                 retrieval: ``all``
 ``n``           trials / galleries / probes the figure is computed on
-``metric``      verification ``eer auc min_dcf`` (+ ``reference_eer reference_auc`` on request);
+``metric``      verification ``eer auc min_dcf`` (+ ``cllr min_cllr act_dcf`` with calibration, on by
+                default for scorers of log-likelihood ratios; + ``reference_eer reference_auc`` on request);
                 matching ``accuracy``; retrieval ``map recall@1 recall@5 recall@10``
 ``value``       the figure, rates as fractions
 
@@ -109,19 +110,23 @@ def resolve_trials(trials: pd.DataFrame, identity: dict, modality: dict, infer_d
     return t
 
 
-def _verification_rows(scores, labels, key: dict, p_target: float, reference: bool, score_range) -> list[dict]:
+def _verification_rows(
+    scores, labels, key: dict, p_target: float, reference: bool, score_range, calibration: bool = False
+) -> list[dict]:
     y = np.asarray(labels)
     if y.min() == y.max():
         raise ValueError(f"verification group {key} has only {'positive' if y[0] else 'negative'} trials ({y.size})")
     rep = metrics.verification_report(scores, y, p_target=p_target)
     figures = {"eer": rep["eer"], "auc": rep["auc"], "min_dcf": rep["min_dcf"]}
+    if calibration:  # scores read as natural-log likelihood ratios (facevoice.eval.metrics.calibration)
+        figures.update(metrics.calibration_report(scores, y, p_target=p_target))
     if reference:
         figures["reference_eer"] = metrics.reference_eer(scores, y, score_range=score_range).eer
         figures["reference_auc"] = metrics.reference_auc(scores, y, score_range=score_range)
     return [dict(key, n=int(y.size), metric=m, value=float(v)) for m, v in figures.items()]
 
 
-def _verification(trials, scorer, p_target, reference, score_range) -> list[dict]:
+def _verification(trials, scorer, p_target, reference, score_range, calibration=False) -> list[dict]:
     rows = []
     scores = np.empty(len(trials), dtype=np.float64)
     for d, idx in trials.groupby("direction", sort=False).indices.items():
@@ -130,7 +135,8 @@ def _verification(trials, scorer, p_target, reference, score_range) -> list[dict
     groups = trials.groupby(["split", "direction", "constraint"], sort=False).indices
     for (split, d, con), idx in groups.items():
         key = dict(protocol="verification", split=split, direction=d, constraint=con)
-        rows += _verification_rows(scores[idx], trials["label"].to_numpy()[idx], key, p_target, reference, score_range)
+        y = trials["label"].to_numpy()[idx]
+        rows += _verification_rows(scores[idx], y, key, p_target, reference, score_range, calibration)
     return rows
 
 
@@ -176,6 +182,7 @@ def evaluate_protocols(
     reference: bool = False,
     score_range: tuple[float, float] = (-1.0, 1.0),
     ks: Sequence[int] = (1, 5, 10),
+    calibration: bool | None = None,
 ) -> pd.DataFrame:
     """Score every protocol of ``kinds`` held by ``protocols`` with ``scorer``.
 
@@ -186,6 +193,9 @@ def evaluate_protocols(
             trials, directions, retrieval relevance).
         reference: also report the FOP/PAEFF fixed-grid ``reference_eer`` / ``reference_auc``
             (``score_range`` is the range their grid spans, cosine by default).
+        calibration: also report ``cllr``, ``min_cllr`` and ``act_dcf`` (at ``p_target``), reading the
+            scores as natural-log likelihood ratios; ``None`` = when the scorer says its scores are
+            LLRs (``scorer.llr``).
 
     Returns:
         long table with :data:`RESULT_COLUMNS`.
@@ -194,13 +204,15 @@ def evaluate_protocols(
     if bad:
         raise ValueError(f"unknown protocol kind(s) {bad}; valid: {list(KINDS)}")
     ps = as_protocol_set(protocols)
+    if calibration is None:
+        calibration = bool(getattr(scorer, "llr", False))
     identity, modality = _lookups(ps, metadata, scorer)
     rows: list[dict] = []
     if "verification" in kinds and len(ps.trials):
         trials = resolve_trials(ps.trials, identity, modality).reset_index(drop=True)
         for c in ("split", "constraint"):  # a list from elsewhere may lack them: shown as "-"
             trials[c] = trials[c].astype(str).replace("", "-")
-        rows += _verification(trials, scorer, p_target, reference, score_range)
+        rows += _verification(trials, scorer, p_target, reference, score_range, calibration)
     if "matching" in kinds and len(ps.galleries):
         rows += _matching(ps.galleries, scorer)
     if "retrieval" in kinds and len(ps.retrieval):
@@ -269,12 +281,14 @@ def evaluate_scores(
     p_target: float = 0.01,
     reference: bool = False,
     score_range: tuple[float, float] = (-1.0, 1.0),
+    calibration: bool = False,
 ) -> pd.DataFrame:
     """Verification figures from a score table (:func:`~facevoice.eval.protocols.score_files.read_scores`).
 
     Labels come from the table, else from ``trials`` (joined on ids), else from the identities in
     ``metadata``. Figures are grouped by split / direction / constraint where the table has them
-    (empty values show as ``-``). Returns the long results table.
+    (empty values show as ``-``). ``calibration`` adds Cllr, min Cllr and actual DCF (scores read as
+    natural-log likelihood ratios). Returns the long results table.
     """
     t = attach_labels(scores, trials) if trials is not None else scores.copy()
     if "label" not in t.columns:
@@ -293,7 +307,7 @@ def evaluate_scores(
     for (split, d, con), idx in t.groupby(["split", "direction", "constraint"], sort=False).indices.items():
         key = dict(protocol="verification", split=split, direction=d, constraint=con)
         s, y = t["score"].to_numpy(np.float64)[idx], t["label"].to_numpy()[idx]
-        rows += _verification_rows(s, y, key, p_target, reference, score_range)
+        rows += _verification_rows(s, y, key, p_target, reference, score_range, calibration)
     out = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     out.attrs.update(t.attrs)
     return out

@@ -1,7 +1,8 @@
 """Results tables: wide view, Markdown, JSON, rich, and the one-call evaluation behind the CLI.
 
 Rates (EER, AUC, accuracy, mAP, R@k) are stored as fractions in the long table and JSON, and shown
-as percentages in Markdown and on the terminal; minDCF is shown as is.
+as percentages in Markdown and on the terminal; minDCF, actual DCF and Cllr / min Cllr (bits) are
+shown as is.
 """
 
 from __future__ import annotations
@@ -17,8 +18,19 @@ from facevoice.eval.scoring.engine import RESULT_COLUMNS
 __all__ = ["wide_table", "display_tables", "to_markdown", "to_json", "write_results", "rich_tables"]
 
 KEY_COLUMNS: tuple[str, ...] = ("protocol", "split", "direction", "constraint")
-METRIC_ORDER: tuple[str, ...] = ("eer", "auc", "min_dcf", "reference_eer", "reference_auc", "accuracy", "map")
-NOT_PERCENT: frozenset[str] = frozenset({"min_dcf"})
+METRIC_ORDER: tuple[str, ...] = (
+    "eer",
+    "auc",
+    "min_dcf",
+    "act_dcf",
+    "cllr",
+    "min_cllr",
+    "reference_eer",
+    "reference_auc",
+    "accuracy",
+    "map",
+)
+NOT_PERCENT: frozenset[str] = frozenset({"min_dcf", "act_dcf", "cllr", "min_cllr"})
 
 
 def _metric_rank(name: str) -> tuple[int, int]:
