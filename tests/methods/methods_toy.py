@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from facevoice.backends.scores import CosineScore
 from facevoice.methods.base import Batch, Method
 
 
@@ -77,6 +78,8 @@ def run_steps(method: Method, toy: Toy, n_steps: int, bs: int = 16, seed: int = 
     """Train ``n_steps`` steps (``spe`` steps per epoch); return the loss of every step."""
     rng = np.random.default_rng(seed)
     n_epochs = -(-n_steps // spe)
+    if type(method).prepare is not Method.prepare:  # data-dependent set-up before the first epoch
+        method.prepare(toy_arrays(toy), None)
     opt, sched = method.configure_optimizer(n_steps)
     method.train()
     losses = []
@@ -97,9 +100,22 @@ def run_steps(method: Method, toy: Toy, n_steps: int, bs: int = 16, seed: int = 
     return losses
 
 
+def toy_arrays(toy: Toy) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The toy as the ``{"face": (X, identities), "voice": ...}`` arrays of the set-up hooks."""
+    return {m: (getattr(toy, m).numpy(), getattr(toy, f"{m}_labels").numpy().astype(str)) for m in ("face", "voice")}
+
+
 @torch.no_grad()
 def voice_to_face_accuracy(method: Method, toy: Toy) -> float:
-    """Share of voice items whose most similar face-identity centroid (cosine) is their own identity."""
+    """Share of voice items whose most similar face identity is their own: the cosine to each identity's
+    face centroid, or, for a method with its own score back-end, the mean score against its faces."""
+    backend = method.score_backend()
+    if backend.llr or not isinstance(backend, CosineScore):
+        F = backend.vectors(method.embed(toy.face, "face").double().numpy(), "face")
+        V = backend.vectors(method.embed(toy.voice, "voice").double().numpy(), "voice")
+        S = torch.as_tensor(backend.matrix_scores(F, V))  # (n_face, n_voice)
+        per_id = torch.stack([S[toy.face_labels == c].mean(0) for c in range(toy.n_classes)])
+        return float((per_id.argmax(0) == toy.voice_labels).float().mean())
     ef = torch.nn.functional.normalize(method.embed(toy.face, "face"), dim=1)
     ev = torch.nn.functional.normalize(method.embed(toy.voice, "voice"), dim=1)
     cents = torch.stack([ef[toy.face_labels == c].mean(0) for c in range(toy.n_classes)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from methods_toy import make_batch, planted, run_steps, voice_to_face_accuracy
+from methods_toy import make_batch, planted, run_steps, toy_arrays, voice_to_face_accuracy
 
 from facevoice.methods import METHODS
 from facevoice.methods.base import Method
@@ -17,6 +17,7 @@ TOY_HPARAMS = {
     "paeff": {"lr": 1e-2},
     "ssos": {"lr": 0.05},
     "contrastive": {"lr": 1e-2},
+    "xplda": {"lr": 1e-2},
 }
 
 
@@ -62,6 +63,8 @@ def test_method_training_step_terms_are_finite_scalars(name: str) -> None:
         with pytest.raises(TypeError, match="training-free"):
             method.configure_optimizer(1)
         return
+    if type(method).prepare is not Method.prepare:
+        method.prepare(toy_arrays(toy), None)
     batch = make_batch(method, toy, np.random.default_rng(0), 0, 0, 4, 1, 8)
     out = method.train().training_step(batch, 0, 0)
     assert "loss" in out and out["loss"].requires_grad

@@ -120,14 +120,15 @@ def test_cli_benchmark_tables_report_and_reuse(setup, tmp_path):
 def test_recipes_in_repo_resolve():
     names = available_recipes()
     for bench in ("simvox1", "mavceleb", "vox1_features"):
-        for method in ("fop", "sbnet", "paeff", "ssos", "contrastive", "cca"):
+        for method in ("fop", "sbnet", "paeff", "ssos", "contrastive", "cca", "plda", "xplda"):
             assert f"{bench}/{method}" in names
             cfg = load_recipe(f"{bench}/{method}")
             assert cfg["method"]["name"] == method and cfg["benchmark"] == bench
             assert cfg["data"]["source"] in ("simulated", "feature_csv")
     assert parse_seeds("0-2,5") == [0, 1, 2, 5]
     cfg = load_benchmark("simvox1", seeds=[0], overrides=["train.epochs=2"])
-    assert cfg["methods"] == ["fop", "sbnet", "paeff", "ssos", "contrastive"] and cfg["seeds"] == [0]
+    assert cfg["methods"] == ["fop", "sbnet", "paeff", "ssos", "contrastive", "plda", "xplda"]
+    assert cfg["seeds"] == [0] and cfg["backend_rows"] == "all"
     fop = method_recipe(cfg, "fop")
     assert fop["train"]["epochs"] == 2 and fop["method"]["lr"] == 3e-4 and fop["data"]["preset"] == "vox1"
     assert fop["method"]["fusion"] == "linear" and method_recipe(cfg, "sbnet")["method"]["order"] == "random"

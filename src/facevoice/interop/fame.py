@@ -9,7 +9,8 @@ per trial, ``<trial_id> <score>``, score = L2 distance between the face and the 
 Embeddings are the method's ``embed`` outputs, L2-normalised (``normalize=True``: the distance is
 then a monotone function of facevoice's cosine score, so EERs agree). ``normalize=False`` takes the
 distance between the raw ``embed`` outputs, as the FOP baseline's ``computeScore.py`` does with
-its model outputs.
+its model outputs. A method that scores with its own back-end (``xplda``, ``plda``: log-likelihood
+ratios) writes the negated score instead (lower = same person, as the challenge expects).
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from facevoice.backends.scores import CosineScore
 from facevoice.data.formats.numeric_csv import FormatError, read_feature_matrix
 from facevoice.eval.metrics import eer
-from facevoice.runs.loading import embed_array, load_method
+from facevoice.runs.loading import embed_array, load_method, method_pair_scores
 
 SETTINGS = ("heard", "unheard")
 
@@ -123,9 +125,12 @@ def export_fame(
                 f"{setting}: {len(ids)} trial ids ({spec['trials']}), {len(F)} face rows ({spec['face_csv']}), "
                 f"{len(V)} voice rows ({spec['voice_csv']}); they must be row-aligned"
             )
-        d = fame_distances(
-            embed_array(method, F, "face", device=device), embed_array(method, V, "voice", device=device), normalize
-        )
+        if isinstance(method.score_backend(), CosineScore):
+            d = fame_distances(
+                embed_array(method, F, "face", device=device), embed_array(method, V, "voice", device=device), normalize
+            )
+        else:  # a back-end's score (higher = same person), negated
+            d = -method_pair_scores(method, F, V, device=device)
         path = write_submission(ids, d, Path(out_dir) / f"sub_score_{lang}_{setting}.txt")
         entry: dict[str, Any] = {"file": str(path), "n_trials": len(ids)}
         if labels is not None and 0 < labels.sum() < len(labels):

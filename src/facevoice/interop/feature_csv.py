@@ -13,7 +13,8 @@ Recipe ``data:`` section with ``source: feature_csv``::
 Each training row becomes one face item and one voice item of its identity (``train`` split);
 validation rows likewise (``val``). Verification lists are read by
 :func:`facevoice.data.formats.fop.read_fop_verification_list` (row i of both files = trial i) and scored
-with the cosine of ``method.embed`` outputs.
+with the cosine of ``method.embed`` outputs, or with the method's own score back-end (``xplda``,
+``plda``: log-likelihood ratios).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from facevoice.backends.scores import CosineScore
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.formats.fop import read_fop_features, read_fop_verification_list
 from facevoice.data.manifest import make_manifest
 from facevoice.eval.metrics import auc, eer, reference_eer
-from facevoice.runs.loading import embed_array, load_method
+from facevoice.runs.loading import embed_array, load_method, method_pair_scores
 
 
 def _rows(prefix: str, split: str, labels: np.ndarray) -> list[pd.DataFrame]:
@@ -129,8 +131,10 @@ def check_feature_lists(section: Mapping[str, Any], d_face: int, d_voice: int) -
 
 
 def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """Cosine scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features under ``method.embed``."""
-
+    """Scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features: the cosine of
+    ``method.embed`` outputs, or the method's own score back-end (e.g. PLDA log-likelihood ratios)."""
+    if not isinstance(method.score_backend(), CosineScore):
+        return method_pair_scores(method, face, voice, device)
     f = embed_array(method, face, "face", device=device)
     v = embed_array(method, voice, "voice", device=device)
     f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)

@@ -3,7 +3,9 @@
 Each entry is a :class:`facevoice.methods.base.Method` subclass built as
 ``Method(d_face, d_voice, n_classes, **hparams)``; ``hparams`` (the recipe's ``method:`` section)
 default to the paper's values and unknown names are rejected. ``cca`` is training-free
-(``trainable = False``): the trainer fits it with ``fit_bundle`` instead of gradient steps.
+(``trainable = False``): the trainer fits it with ``fit_bundle`` instead of gradient steps; so is
+``plda`` (the cross-modal PLDA back-end on the embeddings, fitted with ``fit_backend``). ``xplda``
+(facevoice's own) trains a residual front-end and scores with that back-end.
 Entries are registered lazily ("module:attr").
 """
 
@@ -26,6 +28,8 @@ METHODS.register("paeff", "facevoice.methods.paeff:PAEFFMethod")
 METHODS.register("ssos", "facevoice.methods.ssos:SSoSMethod")
 METHODS.register("contrastive", "facevoice.methods.contrastive:ContrastiveMethod")
 METHODS.register("cca", "facevoice.methods.cca:CCAMethod")
+METHODS.register("plda", "facevoice.methods.plda:PLDAMethod")
+METHODS.register("xplda", "facevoice.methods.xplda:XPLDAMethod")
 
 
 def create_method(

@@ -23,20 +23,36 @@ Batches
 
 Evaluation
     :meth:`Method.embed` maps a modality's cached embeddings into the space where
-    cross-modal scores are cosine similarities (e.g. FOP branch outputs, tanh'ed under gated
-    fusion; PAEFF GELU(branch)). Unimodal verification uses the same function.
+    cross-modal scores are computed (e.g. FOP branch outputs, tanh'ed under gated fusion; PAEFF
+    GELU(branch)). Unimodal verification uses the same function. :meth:`Method.score_backend` says
+    how two embed outputs become a score: cosine similarity for every published method, or a
+    fitted scoring back-end (e.g. the PLDA log-likelihood ratio of ``xplda`` / ``plda``).
+
+Data-dependent set-up (optional hooks, called by ``facevoice.pipelines.run``)
+    :meth:`Method.prepare` before the first epoch, with the training and validation items (e.g. a
+    PCA fitted on training items); :meth:`Method.fit_backend` after training, with the selected
+    checkpoint loaded (e.g. a back-end fitted on training embeddings, its settings chosen on
+    validation identities). Both receive ``{"face": (X (n, D), identities (n,)), "voice": (...)}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch import nn
 
+from facevoice.backends.scores import COSINE, ScoreBackend
+
 Sampling = Literal["paired", "modality", "one_per_identity"]
 Modality = Literal["face", "voice"]
+#: items of one split per modality: ``{"face": (X (n, Df), identities (n,)), "voice": (X (m, Dv), identities (m,))}``
+SplitArrays = Mapping[str, tuple[np.ndarray, np.ndarray]]
+#: judges validation scores: ``criterion(scores (n,), labels (n,)) -> float``, lower is better
+Criterion = Callable[[np.ndarray, np.ndarray], float]
 
 
 @dataclass
@@ -104,7 +120,34 @@ class Method(nn.Module):
     def on_epoch_start(self, epoch: int, n_epochs: int) -> None:
         """Hook at the start of each epoch."""
 
+    def prepare(self, train: SplitArrays, val: SplitArrays | None, criterion: Criterion | None = None) -> None:
+        """Hook before the first epoch with the training (and validation) items; default: nothing.
+
+        ``criterion(scores (n,), labels (n,)) -> float`` (lower is better) is how the caller judges
+        validation scores (the EER by default), for methods that choose settings on ``val``.
+        """
+
+    def fit_backend(
+        self, train: SplitArrays, val: SplitArrays | None, criterion: Criterion | None = None
+    ) -> dict[str, Any] | None:
+        """Hook after training, with the selected checkpoint loaded: fit a scoring back-end on the
+        training items (choosing its settings on ``val`` only, judged by ``criterion``). Returns a
+        JSON-able summary for ``run.json``, or None when the method has no back-end (the default)."""
+        return None
+
     # -- inference ----------------------------------------------------------------------------
     def embed(self, x: torch.Tensor, modality: Modality) -> torch.Tensor:
-        """Map cached embeddings (B, D_modality) to the scoring space (B, D); cosine = score."""
+        """Map cached embeddings (B, D_modality) to the scoring space (B, D) (see :meth:`score_backend`)."""
         raise TypeError(f"{type(self).__name__} must implement embed")
+
+    def score_backend(self) -> ScoreBackend:
+        """How two :meth:`embed` outputs become a score (:class:`~facevoice.backends.scores.ScoreBackend`).
+
+        Default: cosine similarity. A method with a fitted back-end returns it; its ``llr`` flag says
+        whether the scores are log-likelihood ratios.
+        """
+        return COSINE
+
+    def ablation_backends(self) -> dict[str, ScoreBackend]:
+        """Other ways of scoring the same embeddings, reported as extra benchmark rows ``<method>-<name>``."""
+        return {}

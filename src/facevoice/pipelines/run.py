@@ -29,11 +29,12 @@ from facevoice.core.log import get_logger
 from facevoice.core.seeding import seed_everything
 from facevoice.core.threads import limit_threads
 from facevoice.data.bundle import EmbeddingBundle
+from facevoice.eval.metrics import eer
 from facevoice.interop.feature_csv import check_feature_lists, evaluate_feature_lists
 from facevoice.methods import create_method
 from facevoice.methods.base import Method
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data, split_bundle
-from facevoice.runs.checkpoint import save_checkpoint
+from facevoice.runs.checkpoint import load_checkpoint, save_checkpoint
 from facevoice.runs.loading import embed_array, load_method
 from facevoice.train.config import TrainConfig, comparable_config, config_differences
 from facevoice.train.data import TrainData, carve_validation
@@ -186,7 +187,12 @@ def check_resumable(run_dir: Path, resolved: Mapping[str, Any], fingerprint: Map
 
 
 def _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume) -> dict[str, Any]:
+    hooks = _overrides(method, "prepare") or _overrides(method, "fit_backend")
+    arrays = split_arrays(bundle, ("train",)) if hooks else None
+    sel_arrays = split_arrays(bundle, sel_splits) if hooks and sel_splits else None
     if not getattr(method, "trainable", True):
+        if _overrides(method, "fit_backend"):
+            return _fit_untrained(method, bundle, run_dir, arrays, sel_arrays)
         return _fit_untrained(method, bundle, run_dir)
     val = None
     if sel_splits:
@@ -195,20 +201,65 @@ def _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume) -> dic
         )
         if val is None:
             raise ValueError(f"selection={tcfg.selection} needs >= 2 identities with both modalities in {sel_splits}")
-    return Trainer(method, data, val, run_dir, tcfg).fit(resume=resume)
+    if _overrides(method, "prepare"):  # deterministic from the data: repeated on resume, then overwritten
+        method.prepare(arrays, sel_arrays, val_eer)
+    summary = Trainer(method, data, val, run_dir, tcfg).fit(resume=resume)
+    if _overrides(method, "fit_backend") and summary["status"] != "interrupted":
+        summary["backend"] = _fit_backend_on_best(method, run_dir, arrays, sel_arrays)
+    return summary
 
 
-def _fit_untrained(method: Method, bundle: EmbeddingBundle, run_dir: Path) -> dict[str, Any]:
+def val_eer(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The criterion methods' set-up hooks choose settings by on validation pairs: the EER (lower is better)."""
+    return eer(scores, labels).eer
+
+
+def _overrides(method: Method, hook: str) -> bool:
+    """Does ``method`` define its own ``hook`` (rather than the no-op of :class:`Method`)?"""
+    return getattr(type(method), hook, None) is not getattr(Method, hook)
+
+
+def split_arrays(bundle: EmbeddingBundle, splits: tuple[str, ...]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{"face": (X (n, Df), identities (n,)), "voice": (...)}`` of the items of ``splits``."""
+    out = {}
+    for m in ("face", "voice"):
+        df, X = bundle.select(m, splits)
+        out[m] = (np.asarray(X, dtype=np.float32), df["identity"].to_numpy(str))
+    return out
+
+
+def _fit_backend_on_best(method: Method, run_dir: Path, train_arrays, sel_arrays) -> dict[str, Any] | None:
+    """Load the selected checkpoint, fit the method's back-end (settings chosen on the selection split),
+    save it into ``checkpoints/best``; a back-end already fitted there (a resumed, finished run) is kept."""
+    best_dir = run_dir / "checkpoints" / "best"
+    state, _ = load_checkpoint(best_dir, method)
+    if "backend" in state:
+        return state["backend"]
+    t0 = time.perf_counter()
+    summary = method.fit_backend(train_arrays, sel_arrays, val_eer)
+    if summary is not None:
+        summary = {**summary, "fit_time_s": time.perf_counter() - t0}
+    save_checkpoint(best_dir, method, {**state, "backend": summary}, {"epoch": state.get("best", {}).get("epoch", "")})
+    return summary
+
+
+def _fit_untrained(
+    method: Method, bundle: EmbeddingBundle, run_dir: Path, train_arrays=None, sel_arrays=None
+) -> dict[str, Any]:
     """Fit a ``trainable = False`` method on the training split only and store it as best and last.
 
-    ``method.fit_bundle`` receives the training sub-bundle, or (with four parameters) the training
-    arrays and identity labels of both modalities.
+    A method with its own ``fit_backend`` gets the training items and the selection split's items
+    (its settings are chosen on those); otherwise ``method.fit_bundle`` receives the training
+    sub-bundle, or (with four parameters) the training arrays and identity labels of both modalities.
     """
     import inspect
 
     t0 = time.perf_counter()
     train_only = split_bundle(bundle, ("train",))
-    if len(inspect.signature(method.fit_bundle).parameters) == 1:
+    backend = None
+    if train_arrays is not None:
+        backend = method.fit_backend(train_arrays, sel_arrays, val_eer)
+    elif len(inspect.signature(method.fit_bundle).parameters) == 1:
         method.fit_bundle(train_only)
     else:  # fit_bundle(face_X (Nf, Df), face_labels (Nf,), voice_X (Nv, Dv), voice_labels (Nv,))
         f_df, F = train_only.select("face")
@@ -216,8 +267,10 @@ def _fit_untrained(method: Method, bundle: EmbeddingBundle, run_dir: Path) -> di
         method.fit_bundle(F, f_df["identity"].to_numpy(str), V, v_df["identity"].to_numpy(str))
     fit_time = time.perf_counter() - t0
     for which in ("last", "best"):
-        save_checkpoint(run_dir / "checkpoints" / which, method, {"fit_time_s": fit_time}, {"epoch": 0})
-    return {"status": "complete", "epoch": 0, "step": 0, "best_epoch": 0, "best_metric": None, "fit_time_s": fit_time}
+        state = {"fit_time_s": fit_time, **({"backend": backend} if backend is not None else {})}
+        save_checkpoint(run_dir / "checkpoints" / which, method, state, {"epoch": 0})
+    out = {"status": "complete", "epoch": 0, "step": 0, "best_epoch": 0, "best_metric": None, "fit_time_s": fit_time}
+    return out | ({"backend": backend} if backend is not None else {})
 
 
 def _epoch_times(metrics_path: Path) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facevoice.backends.scores import CosineScore
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.methods import create_method
 from facevoice.methods.base import Method
@@ -40,6 +41,15 @@ def embed_array(
     return torch.cat(out).float().cpu().numpy()
 
 
+def method_pair_scores(method: Method, face: np.ndarray, voice: np.ndarray, device: str = "cpu") -> np.ndarray:
+    """Scores ``(T,)`` of row-aligned face ``(T, Df)`` / voice ``(T, Dv)`` features under the method's own
+    scoring: cosine of its ``embed`` outputs, or its score back-end (e.g. PLDA log-likelihood ratios)."""
+    backend = method.score_backend()
+    f = backend.vectors(embed_array(method, face, "face", device=device), "face")
+    v = backend.vectors(embed_array(method, voice, "voice", device=device), "voice")
+    return np.asarray(backend.pair_scores(f, v), dtype=np.float64)
+
+
 def embed_run(run_dir: str | Path, data: str | Path, out: str | Path, which: str = "best", device: str = "cpu") -> Path:
     """Project a bundle folder ``data`` through a run's method and save the result as a bundle at ``out``.
 
@@ -48,6 +58,11 @@ def embed_run(run_dir: str | Path, data: str | Path, out: str | Path, which: str
     """
     bundle = EmbeddingBundle.load(data)
     method = load_method(run_dir, which, device=device)
+    if not isinstance(method.score_backend(), CosineScore):
+        raise ValueError(
+            f"{run_dir}: method {type(method).__name__} scores with its own back-end, not the cosine of embeddings; "
+            "score data with it through `facevoice evaluate --run RUN --bundle DATA ...` (or test-lists / benchmark)"
+        )
     for m, X in bundle.embeddings.items():
         want = method.d_face if m == "face" else method.d_voice
         if X.shape[1] != want:

@@ -1,7 +1,8 @@
 """Per-epoch validation for checkpoint selection: cross-modal verification on held-out identities.
 
 Every voice item of the selection split is scored against every face item of that split (cosine of
-:meth:`Method.embed` outputs), so the figures carry no trial-sampling noise: with 100 validation
+:meth:`Method.embed` outputs, or the method's own scoring back-end, :meth:`Method.score_backend`,
+e.g. a log-likelihood ratio), so the figures carry no trial-sampling noise: with 100 validation
 identities of 8 items per modality that is 6,400 target and 633,600 non-target pairs, where one
 sampled non-target per probe (the previous design, and the reference code's fixed lists) left the
 EER of two candidate checkpoints ±1.6 points apart by chance. Splits larger than ``max_items`` per
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from facevoice.backends.scores import CosineScore
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.eval.metrics import auc, eer
 from facevoice.eval.protocols.builders import CONSTRAINTS
@@ -86,9 +88,15 @@ class ValidationSet:
         """``val_eer``, ``val_auc``, ``val_auc_<C>`` and the selection value ``val_metric`` (lower is better)."""
 
         method.eval()
-        f = _embed(method, self.face, "face", batch_size)
-        v = _embed(method, self.voice, "voice", batch_size)
-        S = (v @ f.T).double().cpu().numpy()
+        backend = method.score_backend()
+        if isinstance(backend, CosineScore):
+            f = _embed(method, self.face, "face", batch_size)
+            v = _embed(method, self.voice, "voice", batch_size)
+            S = (v @ f.T).double().cpu().numpy()
+        else:  # the method's own scores of its raw embed outputs
+            f = _embed(method, self.face, "face", batch_size, normalize=False).double().cpu().numpy()
+            v = _embed(method, self.voice, "voice", batch_size, normalize=False).double().cpu().numpy()
+            S = backend.matrix_scores(backend.vectors(f, "face"), backend.vectors(v, "voice")).T
         if not np.isfinite(S).all():
             out = {"val_eer": float("nan"), "val_auc": float("nan")}
             return {**out, **{f"val_auc_{c}": float("nan") for c in self.constraints}, "val_metric": float("nan")}
@@ -135,6 +143,6 @@ def _constraint_masks(v_df: pd.DataFrame, f_df: pd.DataFrame, same: np.ndarray) 
     return out
 
 
-def _embed(method: Method, X: torch.Tensor, modality: str, batch_size: int) -> torch.Tensor:
+def _embed(method: Method, X: torch.Tensor, modality: str, batch_size: int, normalize: bool = True) -> torch.Tensor:
     out = torch.cat([method.embed(X[i : i + batch_size], modality) for i in range(0, len(X), batch_size)])
-    return torch.nn.functional.normalize(out.float(), dim=1)
+    return torch.nn.functional.normalize(out.float(), dim=1) if normalize else out
