@@ -13,13 +13,13 @@ def test_demo_small_end_to_end(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     report = (out / "report.md").read_text()
-    for name in ("fop", "contrastive", "cca", "oracle"):
+    for name in ("fop", "contrastive", "cca", "cca+plda", "oracle"):
         assert f"| {name} |" in report
     for fig in ("roc_unseen_v2f.png", "det_unseen_v2f.png", "one_to_n_unseen.png"):
         assert (out / fig).stat().st_size > 10_000
     table = headline_table(out / "report.md")
     assert [c.header for c in table.columns][:3] == ["method", "UU EER", "UU AUC"]
-    assert table.row_count == 4
+    assert table.row_count == 5  # + the PLDA back-end on CCA
     # the oracle is the ceiling of this simulation
     oracle_row = [line for line in report.splitlines() if line.startswith("| oracle |")][0]
     cca_row = [line for line in report.splitlines() if line.startswith("| cca |")][0]

@@ -1,10 +1,11 @@
 """The main job: simulate the VoxCeleb1-like benchmark, train and evaluate every method, write a report.
 
 ``run_demo`` is ``facevoice benchmark simvox1`` with a short schedule: one seed, a few epochs per
-method (``epochs``), the training-free CCA baseline and the simulator's Bayes-optimal oracle as
-reference rows, every protocol (unseen-unheard and seen-heard verification with random/G/N/A/GNA
-negatives, 1:N matching for N = 2..10 in both directions, retrieval), and a report folder with
-Markdown tables, ROC / DET curves and 1:N accuracy against N.
+method (``epochs``), facevoice's own ``xplda`` and its training-free back-end ``plda`` beside the
+published methods, the training-free CCA baseline (and CCA + the PLDA back-end) and the
+simulator's Bayes-optimal oracle as reference rows, every protocol (unseen-unheard and seen-heard
+verification with random/G/N/A/GNA negatives, 1:N matching for N = 2..10 in both directions,
+retrieval), and a report folder with Markdown tables, ROC / DET curves and 1:N accuracy against N.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from facevoice.pipelines.benchmark.runner import load_benchmark, run_benchmark
 
-DEMO_METHODS: tuple[str, ...] = ("fop", "sbnet", "paeff", "ssos", "contrastive")
+DEMO_METHODS: tuple[str, ...] = ("fop", "sbnet", "paeff", "ssos", "contrastive", "plda", "xplda")
 
 
 def demo_config(
@@ -35,6 +36,7 @@ def demo_config(
     cfg = load_benchmark("simvox1", methods=list(methods), seeds=list(seeds), overrides=[*extra, *overrides])
     cfg["out"] = str(out)
     cfg["benchmark"] = "demo_simvox1"
+    cfg["backend_rows"] = ["cca"]  # the back-end alone on CCA; every method's +plda row is the full benchmark's
     if sim_options:
         cfg["data"] = {**cfg["data"], "options": {**dict(cfg["data"].get("options") or {}), **dict(sim_options)}}
     return cfg

@@ -16,7 +16,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from facevoice.report.headline import HEADLINE_COLUMNS, REFERENCE_ROWS, UU, aggregate, headline_table
+from facevoice.report.headline import (
+    CALIBRATION_COLUMNS,
+    HEADLINE_COLUMNS,
+    REFERENCE_ROWS,
+    UU,
+    aggregate,
+    headline_table,
+)
 from facevoice.report.paired import paired_markdown
 from facevoice.report.training_curves import benchmark_figures
 
@@ -83,9 +90,33 @@ def headline_markdown(head: pd.DataFrame) -> str:
     for _, r in head.iterrows():
         cells = [_pm(r[c], r[f"{c} std"]) for c in cols]
         t = r["s/epoch"]
-        timing = "—" if not np.isfinite(t) else f"{t:.2f}" + (" (fit)" if r["method"] == "cca" else "")
+        training_free = r["epochs"] == 0 or r["method"] == "cca"
+        timing = "—" if not np.isfinite(t) else f"{t:.2f}" + (" (fit)" if training_free else "")
         params = "—" if r["params"] is None or pd.isna(r["params"]) else f"{int(r['params']):,}"
         lines.append(f"| {r['method']} | " + " | ".join(cells) + f" | {timing} | {params} | {r['seeds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def calibration_markdown(head: pd.DataFrame, score_kinds: Mapping[str, str]) -> str:
+    """Cllr / min Cllr (bits) and actual / minimum DCF (p_target 0.01) of the unseen-unheard V→F list.
+
+    Cllr and the actual DCF read scores as log-likelihood ratios: they are shown for back-ends that
+    output LLRs (``score_kinds``) and as "n/a" for cosine scores, whose min Cllr and min DCF still
+    measure discrimination.
+    """
+    cols = list(CALIBRATION_COLUMNS)
+    lines = ["| method | scores | " + " | ".join(cols) + " |", "|---" * (len(cols) + 2) + "|"]
+    for _, r in head.iterrows():
+        kind = score_kinds.get(r["method"], "cosine")
+        cells = []
+        for c in cols:
+            if kind != "llr" and c in ("Cllr", "act DCF"):
+                cells.append("n/a")
+            elif not np.isfinite(r[c]):
+                cells.append("—")
+            else:
+                cells.append(f"{r[c]:.3f}" + (f" ± {r[f'{c} std']:.3f}" if np.isfinite(r[f"{c} std"]) else ""))
+        lines.append(f"| {r['method']} | {'LLR' if kind == 'llr' else 'cosine'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -206,6 +237,13 @@ def render_report(
         "## Headline",
         "",
         headline_markdown(head),
+        "## Calibration (unseen-unheard, V→F, random negatives)",
+        "",
+        "Cllr / min Cllr in bits (0 = perfect, 1 = uninformative); DCFs normalised, p_target 0.01. "
+        "`<method>+plda`: the PLDA back-end fitted on that method's embeddings; `<method>-head`: an "
+        "ablation back-end of the method (docs/backends.md).",
+        "",
+        calibration_markdown(head, meta.get("score_kinds") or {}),
     ]
     if checks:
         lines += ["## Versus the CCA baseline", ""]

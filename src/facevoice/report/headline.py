@@ -2,7 +2,9 @@
 
 ``aggregate`` turns the long per-seed results table into mean ± std per method; ``headline_table``
 picks the figures of :data:`HEADLINE_COLUMNS` (unseen-unheard and seen-heard EER/AUC, G/N/A/GNA
-AUC, 1:2 and 1:10 accuracy, V→F). The report and the paired comparison both read these definitions.
+AUC, 1:2 and 1:10 accuracy, retrieval mAP, V→F) and the calibration figures of
+:data:`CALIBRATION_COLUMNS` (unseen-unheard V→F random list). The report and the paired comparison
+both read these definitions.
 """
 
 from __future__ import annotations
@@ -50,6 +52,14 @@ HEADLINE_COLUMNS: dict[str, tuple[str, str, str, str, str]] = {
     "AUC GNA": ("verification", UU, "v2f", "GNA", "auc"),
     "1:2": ("matching", UU, "v2f", "N=2", "accuracy"),
     "1:10": ("matching", UU, "v2f", "N=10", "accuracy"),
+    "mAP": ("retrieval", UU, "v2f", "all", "map"),
+}
+#: calibration of the unseen-unheard V→F random list: Cllr and min Cllr in bits, DCFs at p_target 0.01
+CALIBRATION_COLUMNS: dict[str, tuple[str, str, str, str, str]] = {
+    "Cllr": ("verification", UU, "v2f", "random", "cllr"),
+    "min Cllr": ("verification", UU, "v2f", "random", "min_cllr"),
+    "act DCF": ("verification", UU, "v2f", "random", "act_dcf"),
+    "min DCF": ("verification", UU, "v2f", "random", "min_dcf"),
 }
 
 
@@ -58,11 +68,11 @@ def headline_table(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for method in summary["method"].unique():
         row: dict[str, Any] = {"method": method}
-        for col, key in HEADLINE_COLUMNS.items():
+        for col, key in {**HEADLINE_COLUMNS, **CALIBRATION_COLUMNS}.items():
             row[col], row[f"{col} std"] = _get(summary, method, *key)
         r = runs[runs["method"] == method] if len(runs) else runs
         row["s/epoch"] = float(r["time_per_epoch_s"].astype(float).mean()) if len(r) else np.nan
-        row["epochs"] = float(r["epochs"].astype(float).mean()) if len(r) else np.nan
+        row["epochs"] = float(r["epochs"].astype(float).mean()) if len(r) and r["epochs"].notna().all() else np.nan
         row["params"] = (
             int(r["n_trainable_parameters"].iloc[0])
             if len(r) and pd.notna(r["n_trainable_parameters"].iloc[0])

@@ -3,7 +3,9 @@
 The benchmark recipe (``<benchmark>/benchmark``) holds the ``data:`` and ``eval:``
 sections, ``methods`` (recipe names in the same folder), ``seeds`` and ``references`` (``cca``:
 the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
-simulated data only). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
+simulated data only) and ``backend_rows`` (``all`` or method names: each also gets a row
+``<method>+plda``, the PLDA back-end fitted on its embeddings; methods' own ablation back-ends add
+rows ``<method>-<name>``). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
 finished run with the same resolved config is reused; an interrupted one is resumed), its
 selected checkpoint embeds the test items, and the evaluation engine scores every protocol built
 once from the manifest (unseen-unheard / seen-heard; random, G, N, A, GNA verification; 1:N for
@@ -29,7 +31,8 @@ import yaml
 from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
 from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
-from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
+from facevoice.methods import METHODS
+from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle, extra_rows
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
 from facevoice.pipelines.recipes import load_recipe, replace_data, resolve_recipe
 from facevoice.pipelines.run import train
@@ -197,29 +200,35 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
         ps.save(out / "protocols")
     elif not lists:
         raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
-    tables, runs, headline, trial_scores = [], [], {}, {}
+    tables, runs, headline, trial_scores, kinds = [], [], {}, {}, {}
     labels = [method_label(m) for m in methods]
+    plda_rows = _plda_rows(cfg.get("backend_rows"), labels)
     if len(set(labels)) != len(labels):
         raise BenchmarkError(f"two methods share a name in {methods}; give the recipe files distinct names")
     for entry, name in zip(methods, labels, strict=True):
         recipe = method_recipe(cfg, entry)
-        for seed in seeds[:1] if name == "cca" else seeds:  # the baseline is deterministic: fitted once
+        for seed in seeds if _trainable(recipe) else seeds[:1]:  # training-free methods are deterministic: fit once
             run_dir = out / "runs" / name / f"seed{seed}"
             log.info("benchmark %s: %s seed %d", bench, name, seed)
             info = ensure_run(recipe, bundle, run_dir, seed, progress)
             if ps is not None:
                 method = load_method(run_dir, "best", device=info.get("device", "cpu"))
                 res, head, scores = evaluate_method(method, bundle, ps, ev, info.get("device", "cpu"))
-                tables.append(res.assign(method=name, seed=seed))
-                trial_scores.setdefault(name, {})[seed] = scores
-                if head is not None and seed == seeds[0]:
-                    headline[name] = head
+                rows = [(name, res, head, scores, "llr" if method.score_backend().llr else "cosine")]
+                rows += extra_rows(name, method, bundle, ps, ev, info.get("device", "cpu"), info, name in plda_rows)
+                for row, res, head, scores, kind in rows:
+                    tables.append(res.assign(method=row, seed=seed))
+                    trial_scores.setdefault(row, {})[seed] = scores
+                    kinds[row] = kind
+                    if head is not None and seed == seeds[0]:
+                        headline[row] = head
             if lists:  # train() scored the data.tests lists with the selected checkpoint
                 tables.append(lists_table(json.loads((run_dir / "test_lists.json").read_text()), name, seed))
             runs.append(_run_row(name, seed, run_dir, info))
     if oracle is not None and refs["oracle"] and ps is not None:
         res, head = evaluate_oracle(oracle, ps, bundle.manifest, ev)
         tables.append(res.assign(method="oracle", seed=int((cfg.get("data") or {}).get("seed", 0))))
+        kinds["oracle"] = "llr"
         if head is not None:
             headline["oracle"] = head
     meta = {
@@ -227,6 +236,8 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
         "methods": labels,
         "seeds": seeds,
         "references": refs,
+        "backend_rows": sorted(plda_rows),
+        "score_kinds": kinds,
         "eval": ev,
         "protocols": ps.summary().to_dict(orient="records") if ps is not None else [],
         "test_lists": lists,
@@ -236,6 +247,29 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     paired = None if ps is None else save_and_compare(out, ps.trials, trial_scores, ev["paired_n_boot"], ev["seed"])
     write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta, paired)
     return out
+
+
+def _trainable(recipe: Mapping[str, Any]) -> bool:
+    """Is the recipe's method trained (several seeds) rather than fitted (once, e.g. ``cca``, ``plda``)?"""
+    name = str((recipe.get("method") or {}).get("name", ""))
+    if not name or ":" in name:
+        return True
+    try:
+        return bool(getattr(METHODS.get(name), "trainable", True))
+    except KeyError:
+        return True
+
+
+def _plda_rows(spec, labels: Sequence[str]) -> set[str]:
+    """Methods that get a ``<method>+plda`` row: ``backend_rows: all`` or a list of method names."""
+    if not spec:
+        return set()
+    if spec == "all":
+        return set(labels)
+    unknown = sorted(set(spec) - set(labels))
+    if unknown:
+        raise BenchmarkError(f"backend_rows names {unknown}, which are not methods of this benchmark {list(labels)}")
+    return set(spec)
 
 
 def lists_table(results: Mapping[str, Mapping[str, Any]], method: str, seed: int) -> pd.DataFrame:
