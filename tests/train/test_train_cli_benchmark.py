@@ -185,3 +185,32 @@ def test_methods_given_as_recipe_files(setup, tmp_path):
     assert (out / "runs" / "tiny_fast" / "seed0" / "run.json").is_file()
     clash = runner.invoke(app, ["benchmark", bench, "--methods", f"{other},{other}", "--out", str(out)])
     assert isinstance(clash.exception, BenchmarkError)
+
+
+def test_benchmark_backend_rows_ablation_rows_and_calibration(setup, tmp_path):
+    """plda / xplda rows, the PLDA back-end on CCA (<method>+plda), xplda's head (xplda-head), calibration."""
+    out = tmp_path / "bench_plda"
+    small = "method.n_pca=8"
+    args = ["benchmark", str(setup / "recipes" / "benchmark.yaml"), "--methods", "plda,xplda", "--seeds", "0"]
+    _ok(
+        runner.invoke(
+            app,
+            [*args, "backend_rows=[cca]", "train.epochs=2", f"plda:{small}", f"xplda:{small}"] + ["--out", str(out)],
+        )
+    )
+    doc = json.loads((out / "results.json").read_text())
+    head = {r["method"]: r for r in doc["headline"]}
+    assert set(head) == {"plda", "xplda", "xplda-head", "cca", "cca+plda"}
+    kinds = doc["meta"]["score_kinds"]
+    assert kinds["plda"] == kinds["xplda"] == kinds["cca+plda"] == "llr" and kinds["cca"] == "cosine"
+    for name in ("plda", "xplda", "cca+plda"):
+        r = head[name]
+        assert 0 <= r["min Cllr"] <= r["Cllr"] + 1e-9 and r["min DCF"] <= r["act DCF"] + 1e-9
+        assert r["UU EER"] < 0.5
+    report = (out / "report.md").read_text()
+    assert "## Calibration" in report and "| cca | cosine | n/a |" in report and "| cca+plda | LLR |" in report
+    assert (out / "trial_scores" / "xplda-head.npz").exists() and (out / "trial_scores" / "cca+plda.npz").exists()
+    runs = pd.read_csv(out / "runs.csv")
+    assert set(runs["method"]) == {"plda", "xplda", "cca"}
+    bad = runner.invoke(app, [*args, "backend_rows=[nope]", "--out", str(tmp_path / "b")])
+    assert isinstance(bad.exception, BenchmarkError) and "backend_rows" in str(bad.exception)

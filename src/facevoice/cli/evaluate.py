@@ -17,6 +17,9 @@ def register(app: typer.Typer) -> None:
         face_store: Path = typer.Option(None, "--face-store", help="face embedding store"),
         voice_store: Path = typer.Option(None, "--voice-store", help="voice embedding store"),
         manifest: Path = typer.Option(None, "--manifest", help="manifest (identities for labels and retrieval)"),
+        run: Path = typer.Option(
+            None, "--run", help="score the bundle/stores through this run's method and its own back-end (e.g. xplda)"
+        ),
         metric: str = typer.Option("cosine", "--metric", help="pair score for embeddings: cosine or l2 (-L2)"),
         lower_is_better: bool = typer.Option(False, "--lower-is-better", help="score file holds distances"),
         reference: bool = typer.Option(False, "--reference", help="also the FOP/PAEFF fixed-grid EER and AUC"),
@@ -51,6 +54,7 @@ def register(app: typer.Typer) -> None:
             face_store=face_store,
             voice_store=voice_store,
             manifest=manifest,
+            run=run,
             metric=metric,
             higher_is_better=not lower_is_better,
             reference=reference,

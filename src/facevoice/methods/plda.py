@@ -1,7 +1,7 @@
 """``plda``: the cross-modal PLDA back-end on the cached embeddings themselves (training-free).
 
 The "back-end alone" of the ``xplda`` ablation, and a strong training-free baseline: per modality a
-PCA to ``n_pca`` whitened coordinates (fitted on training items), then
+PCA to ``n_pca`` coordinates (fitted on training items), then
 :class:`~facevoice.backends.plda.CrossModalPLDA` fitted on the training identities with its
 dimensions and ridge chosen on the validation identities (:func:`~facevoice.backends.plda.select_plda`);
 scores are log-likelihood ratios, with the training identities remembered (``seen_prior``).

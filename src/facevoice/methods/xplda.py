@@ -2,13 +2,13 @@
 the cross-modal PLDA back-end.
 
 Why this shape (docs/backends.md has the measurements). On cached embeddings the cross-modal signal
-is carried by identities, a few hundred to a thousand of them, and every learned cross-modal front-end
-we tried (contrastive projections, identity classifiers, MLPs on top of CCA) memorises the pairing of
-the training identities: fitted on their embeddings, a probabilistic back-end then sees
-cross-modal correlations that unseen people do not have, and scores worse than the same back-end on
-the raw features. So the front-end here is built not to move far from a solution that generalises:
+is carried by identities, a few hundred to a thousand of them. A free cross-modal front-end (the
+contrastive projections) memorises the pairing of the training identities: a probabilistic back-end
+fitted on their embeddings then sees correlations unseen people do not have and scores worse than
+the same back-end on the raw features; identity classifiers discard the shared factor altogether. So
+the front-end here is built not to move far from a solution that generalises:
 
-* **Inputs**: per modality, PCA to ``n_pca`` whitened coordinates fitted on training items (fixed).
+* **Inputs**: per modality, PCA to ``n_pca`` coordinates fitted on training items (fixed).
 * **Front-end**: ``y = x + MLP(x)`` per modality (``hidden`` units, GELU, dropout), the last layer
   initialised at zero, so training *starts at the raw features* and only learns a correction of the
   cross-modal relation (a non-linear warp a linear model cannot follow).
@@ -19,7 +19,7 @@ the raw features. So the front-end here is built not to move far from a solution
   pairs of the same identity masked). The trainer keeps the epoch whose validation EER is best.
 * **Back-end**: after training, :class:`~facevoice.backends.plda.CrossModalPLDA` is fitted on the
   front-end outputs of the training items (grid chosen on validation) and, as the fall-back, on the
-  raw whitened inputs; the one with the lower validation EER is kept (``frontend_used_`` in
+  raw inputs; the one with the lower validation EER is kept (``backend.frontend_used`` in
   ``run.json``), so a front-end that does not help on held-out identities is not used. Scores are
   log-likelihood ratios, with the training identities remembered (``seen_prior``).
 
@@ -124,7 +124,6 @@ class XPLDAMethod(Method):
         self.head = LLRHead(d, int(max(k) if isinstance(k, (list, tuple)) else k))
         self.store = BackendState()
         self.register_buffer("frontend_used", torch.tensor(True))
-        self.backend_summary: dict[str, Any] | None = None
 
     # -- set-up ------------------------------------------------------------------------------------
     def prepare(self, train: SplitArrays, val: SplitArrays | None, criterion: Criterion | None = None) -> None:
@@ -136,9 +135,8 @@ class XPLDAMethod(Method):
         raw_val = None if val is None else embed_split(self.inputs, val)
         # one Gaussian is enough to initialise the head (its latent classes are a back-end matter)
         hp = {**self.hparams, "seen_prior": 0.0, "n_mix": [1]}
-        backend, summary = fit_plda(raw_train, raw_val, hp, criterion)
+        backend, _ = fit_plda(raw_train, raw_val, hp, criterion)
         self.head.init_from(backend.full_projections(), backend.rho_)
-        self.init_summary = summary
         self.train(was_training)
 
     # -- training ----------------------------------------------------------------------------------
@@ -208,12 +206,11 @@ class XPLDAMethod(Method):
         self.frontend_used.fill_(use)
         self.store.backend = trained
         summary["frontend_used"] = bool(use)
-        self.backend_summary = summary
         return summary
 
     # -- inference ---------------------------------------------------------------------------------
     def embed(self, x: torch.Tensor, modality: Modality) -> torch.Tensor:
-        """Front-end outputs ``(B, n_pca)`` (the whitened inputs when validation preferred them)."""
+        """Front-end outputs ``(B, n_pca)`` (the PCA inputs when validation preferred them)."""
         if bool(self.frontend_used) or self.store.backend is None:
             return self.frontend(x, modality)
         return self.inputs(x, modality)

@@ -5,14 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from facevoice.backends.scores import CosineScore
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.manifest import read_manifest
 from facevoice.eval.protocols.io import read_trials
 from facevoice.eval.protocols.score_files import read_scores
 from facevoice.eval.scoring.engine import evaluate_embeddings, evaluate_scores
 from facevoice.eval.scoring.results import write_results
+from facevoice.runs.loading import embed_array, load_method
 from facevoice.store import EmbeddingStore
 
 
@@ -29,6 +32,19 @@ def _load_embeddings(bundle, face_store, voice_store, manifest):
     return face, voice, read_manifest(manifest) if manifest is not None else None
 
 
+def _through_run(run, face, voice):
+    """Embed ``(ids, X)`` of both modalities with a run's selected method; its score back-end as the metric."""
+    method = load_method(run, "best")
+    out = {}
+    for m, (ids, X) in (("face", face), ("voice", voice)):
+        want = method.d_face if m == "face" else method.d_voice
+        if np.asarray(X).shape[1] != want:
+            raise ValueError(f"{m} embeddings are {np.asarray(X).shape[1]}-d but the run {run} expects {want}-d")
+        out[m] = (ids, embed_array(method, X, m))
+    backend = method.score_backend()
+    return out["face"], out["voice"], "cosine" if isinstance(backend, CosineScore) else backend
+
+
 def run_evaluation(
     *,
     scores: str | Path | None = None,
@@ -38,6 +54,7 @@ def run_evaluation(
     face_store: str | Path | None = None,
     voice_store: str | Path | None = None,
     manifest: str | Path | None = None,
+    run: str | Path | None = None,
     metric: str = "cosine",
     higher_is_better: bool = True,
     reference: bool = False,
@@ -47,6 +64,8 @@ def run_evaluation(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Evaluate a score file, or embeddings (bundle or two stores) on a trial list / protocol folder.
 
+    ``run``: score the embeddings through a trained run's method and its own score back-end (e.g.
+    ``xplda``'s PLDA log-likelihood ratios) instead of comparing them by ``metric``.
     ``calibration`` adds Cllr, min Cllr and the actual DCF at ``p_target`` per verification list,
     reading the scores as natural-log likelihood ratios (for cosine or distance scores, Cllr and the
     actual DCF show that they are not calibrated LLRs; min Cllr is valid for any score).
@@ -57,6 +76,8 @@ def run_evaluation(
 
     meta: dict[str, Any] = {k: str(v) for k, v in dict(scores=scores, trials=trials, protocols=protocols).items() if v}
     meta.update(p_target=p_target, reference=reference, calibration=calibration)
+    if scores is not None and run is not None:
+        raise ValueError("a run scores embeddings (a bundle or two stores), not a score file")
     if scores is not None:
         if protocols is not None:
             if trials is not None:
@@ -72,7 +93,15 @@ def run_evaluation(
         if (trials is None) == (protocols is None):
             raise ValueError("with embeddings give exactly one of a trial list or a protocol folder")
         face, voice, man = _load_embeddings(bundle, face_store, voice_store, manifest)
-        meta.update(metric=metric, bundle=str(bundle) if bundle else None, n_face=len(face[0]), n_voice=len(voice[0]))
+        if run is not None:
+            face, voice, metric = _through_run(run, face, voice)
+        meta.update(
+            metric=metric if isinstance(metric, str) else type(metric).__name__,
+            run=str(run) if run else None,
+            bundle=str(bundle) if bundle else None,
+            n_face=len(face[0]),
+            n_voice=len(voice[0]),
+        )
         results = evaluate_embeddings(
             face,
             voice,
