@@ -7,6 +7,10 @@
 ``bundle``       a saved bundle folder ``path`` (``manifest.parquet`` + ``face/`` + ``voice/`` stores),
                  optionally another ``manifest`` file over the same stores.
 ``feature_csv``  FOP-style feature CSVs by path (see :mod:`facevoice.interop.feature_csv`).
+
+``train_languages`` (any source with a ``language`` column): keep only the training and validation
+items in these languages, the MAV-Celeb protocol (train on one language; the test identities' items
+of every language stay, so the protocols get ``<split>:heard`` / ``<split>:unheard`` subsets).
 """
 
 from __future__ import annotations
@@ -26,6 +30,29 @@ SOURCES = ("simulated", "bundle", "feature_csv")
 
 def load_data(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
     """Return ``(bundle, oracle)``; ``oracle`` is the simulator's oracle for simulated data, else None."""
+    bundle, oracle = _load_source(section)
+    languages = (section or {}).get("train_languages")
+    if languages:
+        bundle = train_on_languages(bundle, [languages] if isinstance(languages, str) else list(languages))
+    return bundle, oracle
+
+
+def train_on_languages(bundle: EmbeddingBundle, languages: list[str], splits=("train", "val")) -> EmbeddingBundle:
+    """The bundle without the ``splits`` items whose language is not one of ``languages``."""
+    m = bundle.manifest
+    if "language" not in m:
+        raise ValueError("data.train_languages needs a manifest with a language column")
+    unknown = sorted(set(languages) - set(m["language"]))
+    if unknown:
+        raise ValueError(f"data.train_languages {unknown} not in the manifest's languages {sorted(set(m['language']))}")
+    keep = ~m["split"].isin(splits) | m["language"].isin(languages)
+    emb = {}
+    for mod, X in bundle.embeddings.items():
+        emb[mod] = X[keep[m["modality"] == mod].to_numpy()]
+    return EmbeddingBundle(m[keep].reset_index(drop=True), emb, dict(bundle.tags), dict(bundle.meta))
+
+
+def _load_source(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
     section = dict(section or {})
     source = section.get("source")
     if source not in SOURCES:
