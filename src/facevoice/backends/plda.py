@@ -72,9 +72,9 @@ __all__ = ["CrossModalPLDA", "PLDASelection", "select_plda", "DEFAULT_GRID", "DE
 MODALITIES = ("face", "voice")
 #: the validation grid of :func:`select_plda` (every combination that fits the data is tried)
 DEFAULT_GRID: dict[str, tuple[Any, ...]] = {
-    "n_cross": (16, 32, 64),
-    "n_components": (4, 8, 12, 16),
-    "reg": (0.001, 0.03, 0.1, 0.3),
+    "n_cross": (8, 16, 32, 64),
+    "n_components": (2, 4, 8, 12, 16),
+    "reg": (0.001, 0.03, 0.1, 0.3, 1.0, 3.0),
     "n_mix": (1, 2, 4),
 }
 #: the back-end's settings when there are no validation identities to choose them
@@ -547,15 +547,19 @@ def select_plda(
         S = model.score_matrix(vx["face"][0], vx["voice"][0]).ravel()
         return {**point, "val_criterion": float(criterion(S, same))}
 
-    rows, seen_keys = [], set()
-    for n_cross, k, reg in itertools.product(grid["n_cross"], grid["n_components"], grid["reg"]):
+    rows = []
+    for n_cross, reg in itertools.product(grid["n_cross"], grid["reg"]):
         dims = [min(int(n_cross), proj.components[m].shape[0]) for m in MODALITIES]
-        n_cross_eff = max(dims)
-        key = (n_cross_eff, min(int(k), *dims), float(reg))
-        if key in seen_keys:  # clipped to the same model as an earlier point
-            continue
-        seen_keys.add(key)
-        rows.append(evaluate({"n_cross": key[0], "n_components": key[1], "reg": key[2], "n_mix": 1}))
+        if any(r["n_cross"] == max(dims) and r["reg"] == float(reg) for r in rows):
+            continue  # clipped to the same model as an earlier point
+        ks = sorted({min(int(k), *dims) for k in grid["n_components"]})
+        # one fit with the most components: fewer components are its leading canonical pairs
+        model = CrossModalPLDA(max(dims), max(dims), ks[-1], float(reg), 0.0, seed)._fit_from(proj)
+        a, b = model.canonical(vx["face"][0], "face"), model.canonical(vx["voice"][0], "voice")
+        for k in ks:
+            S = gaussian_llr_matrix(model.rho_[:k], a[:, :k], b[:, :k]).ravel()
+            point = {"n_cross": max(dims), "n_components": k, "reg": float(reg), "n_mix": 1}
+            rows.append({**point, "val_criterion": float(criterion(S, same))})
     table = pd.DataFrame(rows)
     # then the latent classes, for the best single-Gaussian point (one more fit per mixture size)
     first = table.sort_values(["val_criterion", "n_cross", "n_components", "reg"], ascending=[True, True, True, False])
