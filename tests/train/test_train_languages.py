@@ -9,7 +9,12 @@ from facevoice.pipelines.data_sources import load_data
 
 
 def test_training_on_one_language_gives_heard_and_unheard_protocols():
-    section = {"source": "simulated", "preset": "mavceleb", "seed": 1, "options": {"d_face": 64, "d_voice": 48, "map_hidden": 40}}
+    section = {
+        "source": "simulated",
+        "preset": "mavceleb",
+        "seed": 1,
+        "options": {"d_face": 64, "d_voice": 48, "map_hidden": 40},
+    }
     full, _ = load_data(section)
     english, oracle = load_data({**section, "train_languages": ["english"]})
     m = english.manifest
