@@ -513,7 +513,7 @@ def select_plda(
     n_pca: int = 64,
     seen_prior: float = 1e-9,
     seed: int = 0,
-    max_items: int = 4000,
+    max_items: int = 2000,
 ) -> PLDASelection:
     """Fit :class:`CrossModalPLDA` on ``train`` for every point of ``grid``; keep the best on ``val``.
 
@@ -521,7 +521,8 @@ def select_plda(
     ``criterion(scores (n,), labels (n,)) -> float`` (lower is better; the library passes the EER from
     ``facevoice.eval.metrics``, a layer above this one) is computed over every voice x face pair of the
     validation identities, scored without the identity memory (validation identities are unseen).
-    At most ``max_items`` validation items per modality are used (a seeded subsample). Ties keep the
+    At most ``max_items`` validation items per modality are used (a seeded subsample: 2,000 faces x
+    2,000 voices are 4 million pairs, ~1 s per grid point, plenty for an EER). Ties keep the
     simpler model (fewer classes, fewer dimensions, stronger ridge). ``n_cross`` x ``n_components`` x
     ``reg`` are searched with one Gaussian, then each ``n_mix`` of the grid is tried at the best of
     those points. The PCA is computed once (its leading components are nested).
