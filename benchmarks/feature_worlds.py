@@ -5,7 +5,7 @@ writes ``OUT/{face,voice}_train.csv`` (headerless, features then the identity la
 is one identity, as the FOP / SBNet / PAEFF releases) and ``OUT/{face,voice}_test.csv``: a verification
 list of ``--trials`` (6,000) unseen-unheard trials, half targets, row i of both files = trial i, labels
 in the last column. Defaults follow the issue's hidden check: 2048-d faces, 192-d voices, 230 training
-identities. ``feature_csv_bench.py`` trains recipes on them through the CLI.
+identities. ``feature_csv_robustness.py`` trains recipes on them through the CLI.
 
 The stories differ in what links a face to a voice and in what the features look like:
 

@@ -1,5 +1,8 @@
 """Recipes on FOP-style feature CSVs of several generative stories, through the CLI only.
 
+An accuracy check, not a speed benchmark (``make bench`` runs ``*_bench.py`` only): the default run
+trains 24 models and writes ~0.8 GB of CSVs under ``--root``; it takes about half an hour on 2 cores.
+
 For every story of ``feature_worlds.py`` (generated once into ``--root``, population ``--data-seed``)
 and every recipe x training seed, this runs exactly what a user (or the issue's hidden check) runs::
 
@@ -11,7 +14,7 @@ recipe, mean ± std over seeds, with the best recipe per story marked. Selection
 identities each run carves out of the training CSV (``train.val_fraction``), never on the test list.
 Finished runs are reused (delete ``ROOT/runs`` to redo them).
 
-    python benchmarks/feature_csv_bench.py --root /tmp/fv_worlds \\
+    python benchmarks/feature_csv_robustness.py --root /tmp/fv_worlds \\
         --recipes vox1_features/fop,vox1_features/xplda --stories linear,relu,clusters,simceleb --seeds 0,1,2
 """
 
