@@ -93,10 +93,12 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
     for name, spec in dict(section.get("tests") or {}).items():
         lst = read_feature_list(name, spec, section, method.d_face, method.d_voice)
         scores = pair_scores(method, lst.face, lst.voice, device)
+        # the reference grid spans cosine scores; log-likelihood ratios get a grid over their own range
+        span = (float(scores.min()), float(scores.max())) if method.score_backend().llr else (-1.0, 1.0)
         out[name] = {
             "eer": float(eer(scores, lst.labels).eer),
             "auc": float(auc(scores, lst.labels)),
-            "reference_eer": float(reference_eer(scores, lst.labels).eer),
+            "reference_eer": float(reference_eer(scores, lst.labels, score_range=span).eer),
             "n_trials": int(len(scores)),
             "n_target": int(lst.labels.sum()),
             "label_source": lst.label_source,

@@ -120,9 +120,10 @@ def _verification_rows(
     figures = {"eer": rep["eer"], "auc": rep["auc"], "min_dcf": rep["min_dcf"]}
     if calibration:  # scores read as natural-log likelihood ratios (facevoice.eval.metrics.calibration)
         figures.update(metrics.calibration_report(scores, y, p_target=p_target))
-    if reference:
-        figures["reference_eer"] = metrics.reference_eer(scores, y, score_range=score_range).eer
-        figures["reference_auc"] = metrics.reference_auc(scores, y, score_range=score_range)
+    if reference:  # score_range None: the grid spans the scores themselves (e.g. log-likelihood ratios)
+        span = score_range or (float(np.min(scores)), float(np.max(scores)))
+        figures["reference_eer"] = metrics.reference_eer(scores, y, score_range=span).eer
+        figures["reference_auc"] = metrics.reference_auc(scores, y, score_range=span)
     return [dict(key, n=int(y.size), metric=m, value=float(v)) for m, v in figures.items()]
 
 
@@ -180,7 +181,7 @@ def evaluate_protocols(
     kinds: Sequence[str] = KINDS,
     p_target: float = 0.01,
     reference: bool = False,
-    score_range: tuple[float, float] = (-1.0, 1.0),
+    score_range: tuple[float, float] | None = (-1.0, 1.0),
     ks: Sequence[int] = (1, 5, 10),
     calibration: bool | None = None,
 ) -> pd.DataFrame:
@@ -192,7 +193,8 @@ def evaluate_protocols(
         metadata: manifest supplying identities / modalities the set lacks (labels of unlabelled
             trials, directions, retrieval relevance).
         reference: also report the FOP/PAEFF fixed-grid ``reference_eer`` / ``reference_auc``
-            (``score_range`` is the range their grid spans, cosine by default).
+            (``score_range`` is the range their grid spans, cosine by default; for a scorer of
+            log-likelihood ratios, and with ``None``, the range of the scores themselves).
         calibration: also report ``cllr``, ``min_cllr`` and ``act_dcf`` (at ``p_target``), reading the
             scores as natural-log likelihood ratios; ``None`` = when the scorer says its scores are
             LLRs (``scorer.llr``).
@@ -206,6 +208,8 @@ def evaluate_protocols(
     ps = as_protocol_set(protocols)
     if calibration is None:
         calibration = bool(getattr(scorer, "llr", False))
+    if getattr(scorer, "llr", False):
+        score_range = None
     identity, modality = _lookups(ps, metadata, scorer)
     rows: list[dict] = []
     if "verification" in kinds and len(ps.trials):
