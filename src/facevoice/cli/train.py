@@ -78,6 +78,17 @@ def register(app: typer.Typer) -> None:
             + (f", val EER {100 * best:.2f}%" if best is not None else "")
             + f" -> {run_dir}"
         )
+        backend = info.get("backend") or {}
+        chosen, where = backend, ""
+        if "frontend_used" in backend:  # xplda: the back-end on its front-end's outputs or on the raw inputs
+            used = backend["frontend_used"]
+            chosen = backend["frontend"] if used else backend["raw_inputs"]
+            where = " on the front-end's outputs" if used else " on the raw inputs"
+        if chosen.get("params"):  # a method with a fitted score back-end (plda, xplda)
+            val = chosen.get("val_criterion")
+            typer.echo(
+                f"back-end{where}: {chosen['params']}" + (f", val EER {100 * val:.2f}%" if val is not None else "")
+            )
         if info.get("test_lists"):
             _print_json_table("test lists (best checkpoint)", json.loads((run_dir / "test_lists.json").read_text()))
 
