@@ -1,4 +1,4 @@
-"""`facevoice train`, `benchmark`, `embed`, `test-lists`, `export-fame`, `import-fop`."""
+"""`facevoice train`, `benchmark`, `embed`, `test-lists`, `export-fame`, `import-checkpoint` (alias `import-fop`)."""
 
 from __future__ import annotations
 
@@ -180,18 +180,29 @@ def register(app: typer.Typer) -> None:
         report = run_export(run_dir, lang, settings, out, which, normalize=not raw_l2)
         typer.echo(json.dumps(report, indent=2))
 
-    @app.command("import-fop")
-    def import_fop(
-        checkpoint: Path = typer.Argument(..., help="official FOP checkpoint.pth.tar"),
+    def import_checkpoint(
+        checkpoint: Path = typer.Argument(..., help="released checkpoint (.pth.tar / .pt / .safetensors)"),
         out: Path = typer.Option(..., "--out", "-o", help="run directory to create"),
-        method: str = typer.Option("fop", "--method", help="registered method holding an FOP head"),
+        fmt: str = typer.Option("auto", "--format", help="auto | fop | sbnet (auto: recognised from keys and shapes)"),
+        method: str = typer.Option(None, "--method", help="registered method to hold the head (default: the format's)"),
+        face_encoder: str = typer.Option(None, "--face-encoder", help="encoder of the face input features (record)"),
+        voice_encoder: str = typer.Option(None, "--voice-encoder", help="encoder of the voice input features (record)"),
     ) -> None:
-        """Import an official FOP checkpoint as a facevoice run (usable by embed, test-lists, export-fame)."""
-        from facevoice.interop.fop_checkpoint import import_fop_run
+        """Import a released FOP or SBNet checkpoint as a run (for embed, test-lists, export-fame, evaluate)."""
+        from facevoice.interop.checkpoints import FORMAT_CHOICES
+        from facevoice.interop.checkpoints import import_checkpoint as run_import
 
-        run_dir = import_fop_run(checkpoint, out, method)
-        info = json.loads((run_dir / "run.json").read_text())["imported"]
-        typer.echo(
-            f"imported {info['source']} (epoch {info['epoch']}, {info['fusion']} fusion, "
-            f"{info['d_face']}/{info['d_voice']} -> {info['dim']}, {info['n_classes']} classes) -> {run_dir}"
-        )
+        if fmt not in FORMAT_CHOICES:
+            raise typer.BadParameter(f"--format must be one of {', '.join(FORMAT_CHOICES)}, got {fmt!r}")
+        run_dir = run_import(checkpoint, out, fmt, method, face_encoder, voice_encoder)
+        run = json.loads((run_dir / "run.json").read_text())
+        info, inputs = run["imported"], run["inputs"]
+        epoch = f", epoch {info['epoch']}" if info.get("epoch") is not None else ""
+        typer.echo(f"imported {info['source']} ({info['summary']}{epoch}) -> {run_dir}")
+        for m in ("face", "voice"):
+            typer.echo(f"  {m} input: {inputs[m]['dim']}-d pre-extracted features of {inputs[m]['expected_encoder']}")
+
+    app.command("import-checkpoint")(import_checkpoint)
+    app.command("import-fop", help="Alias of import-checkpoint (the name of its first, FOP-only version).")(
+        import_checkpoint
+    )

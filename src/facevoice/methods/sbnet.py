@@ -18,6 +18,10 @@ behaviour: every batch holds ``B / 2`` face–voice pairs of the same identities
 names compute the same thing here: the branch is row-wise and batch norm, CE and the auxiliary
 losses do not depend on the order of rows within a batch.
 
+Architecture: ``layers`` (2, the paper's d_in → 128 → 128; 1 keeps only the first block) and
+``hidden_dim`` (the first block's width, default ``dim``) exist so released checkpoints of other
+shapes load (:mod:`facevoice.interop.checkpoints`); the paper's branch is the default.
+
 Optimiser: Adam lr 1e-5 with exponential decay ``lr · rate^(step / decay_steps)``; rate 0.96 and
 ``decay_steps`` = one epoch by default (the paper gives no rate: facevoice's choice).
 Embeddings serve cross-modal and unimodal (face–face, voice–voice) verification alike.
@@ -29,7 +33,7 @@ from typing import Any
 
 import torch
 
-from facevoice.heads.sbnet import ADAPTER_MODES, SBNetHead
+from facevoice.heads.sbnet import ADAPTER_MODES, BRANCH_LAYERS, SBNetHead
 from facevoice.losses.center import CenterLoss
 from facevoice.losses.cross_entropy import CrossEntropyLoss
 from facevoice.losses.git import GIT_PAIRS, GitLoss
@@ -44,6 +48,8 @@ SBNET_DEFAULTS: dict[str, Any] = {
     "order": "random",
     "loss": "git",
     "dim": 128,
+    "layers": 2,
+    "hidden_dim": None,
     "dropout": 0.5,
     "adapter": "auto",
     "adapter_dim": None,
@@ -73,9 +79,20 @@ class SBNetMethod(Method):
         check_choice("sbnet", "loss", hp["loss"], AUX_LOSSES)
         check_choice("sbnet", "adapter", hp["adapter"], ADAPTER_MODES)
         check_choice("sbnet", "git_pairs", hp["git_pairs"], GIT_PAIRS)
+        check_choice("sbnet", "layers", hp["layers"], BRANCH_LAYERS)
         super().__init__(d_face, d_voice, n_classes, **hp)
         dim, ref = int(hp["dim"]), bool(hp["reference_tf"])
-        self.head = SBNetHead(d_face, d_voice, n_classes, dim, float(hp["dropout"]), hp["adapter"], hp["adapter_dim"])
+        self.head = SBNetHead(
+            d_face,
+            d_voice,
+            n_classes,
+            dim,
+            float(hp["dropout"]),
+            hp["adapter"],
+            hp["adapter_dim"],
+            int(hp["layers"]),
+            hp["hidden_dim"],
+        )
         self.ce = CrossEntropyLoss()
         self.center_on = "logits" if ref and hp["loss"] == "center" else "embeddings"
         tf = {
