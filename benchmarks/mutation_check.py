@@ -44,8 +44,8 @@ MUTANTS: tuple[Mutant, ...] = (
         "metrics",
         "EER reads FPR at the last point before the crossing (no interpolation)",
         "eval/metrics/binary.py",
-        "t = d_a / (d_a - d_b)",
-        "t = 0.0 * d_a / (d_a - d_b)",
+        "t = d[a] / (d[a] - d[k])",
+        "t = 0.0 * d[a] / (d[a] - d[k])",
         ("tests/eval",),
     ),
     Mutant(
