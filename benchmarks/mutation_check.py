@@ -15,6 +15,7 @@ is reported ``stale`` (the code moved: update the list).
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import re
 import shutil
@@ -160,6 +161,17 @@ MUTANTS: tuple[Mutant, ...] = (
 )
 
 
+def _code_only(source: str) -> str:
+    """The AST of ``source`` without docstrings (comments are gone already): a mutant must change it."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
 def apply(mutant: Mutant, root: Path) -> str | None:
     """Apply ``mutant`` under ``root`` (a copy); return None, or why it could not be applied."""
     path = root / "src" / "facevoice" / mutant.file
@@ -167,7 +179,10 @@ def apply(mutant: Mutant, root: Path) -> str | None:
     count = text.count(mutant.find)
     if count != 1:
         return f"stale: snippet found {count} times in {mutant.file}"
-    text = text.replace(mutant.find, mutant.replace)
+    mutated = text.replace(mutant.find, mutant.replace)
+    if _code_only(mutated) == _code_only(text):
+        return f"stale: the edit in {mutant.file} changes only a docstring or comment"
+    text = mutated
     path.write_text(text)
     return None
 
