@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facevoice.heads.layers import check_input, check_modality, fc_block, init_linear_
+from facevoice.heads.registry import HEADS
 
 ADAPTER_MODES = ("auto", "always", "none")
 
@@ -35,6 +36,7 @@ class SBNetBranch(nn.Module):
         return F.normalize(self.fc2(self.fc1(x)), p=2, dim=1)
 
 
+@HEADS.register("sbnet")
 class SBNetHead(nn.Module):
     """Single-branch head shared by both modalities.
 
