@@ -63,6 +63,10 @@ class Registry:
             return _add
         return _add(obj)
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (a plug-in withdrawn, a test's throwaway entry); unknown names are ignored."""
+        self._entries.pop(name.lower(), None)
+
     def discover(self) -> None:
         """Import every module of :attr:`package` once, so that the registrations beside the classes run."""
         if self._discovered:

@@ -24,21 +24,11 @@ from typing import Any
 import numpy as np
 
 from facevoice.core.registry import Registry
-from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
+from facevoice.core.types import LoadedItem
 
 #: every encoder, registered beside its class (``@ENCODERS.register("dlib-face")``; the transformers
 #: families from their table); filled on first lookup
 ENCODERS = Registry("encoder", package="facevoice.encoders")
-__all__ = [
-    "ENCODERS",
-    "SKIP_REASONS",
-    "Encoder",
-    "EncoderOutput",
-    "LoadedItem",
-    "SkipItem",
-    "create_encoder",
-    "encoder_takes_source",
-]
 
 
 @dataclass
