@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from facevoice.cli import app
 from facevoice.cli.train import parse_seeds
-from facevoice.pipelines.benchmark.runner import BenchmarkError, load_benchmark, method_recipe
+from facevoice.methods import METHODS
+from facevoice.pipelines.benchmark.runner import BenchmarkError, folder_methods, load_benchmark, method_recipe
 from facevoice.pipelines.recipes import available_recipes, load_recipe
 from facevoice.report.paired import paired_vs_cca
 
@@ -128,14 +129,18 @@ def test_cli_benchmark_tables_report_and_reuse(setup, tmp_path):
 def test_recipes_in_repo_resolve():
     names = available_recipes()
     for bench in ("simvox1", "mavceleb", "vox1_features"):
-        for method in ("fop", "sbnet", "paeff", "ssos", "contrastive", "cca"):
-            assert f"{bench}/{method}" in names
+        recipes = [n.split("/")[1] for n in names if n.startswith(f"{bench}/") and n != f"{bench}/benchmark"]
+        assert {"fop", "sbnet", "paeff", "ssos", "contrastive", "cca"} <= set(recipes)  # the published ones
+        for method in recipes:
             cfg = load_recipe(f"{bench}/{method}")
             assert cfg["method"]["name"] == method and cfg["benchmark"] == bench
+            assert method in METHODS  # a recipe names a registered method
             assert cfg["data"]["source"] in ("simulated", "feature_csv")
     assert parse_seeds("0-2,5") == [0, 1, 2, 5]
     cfg = load_benchmark("simvox1", seeds=[0], overrides=["train.epochs=2"])
-    assert cfg["methods"] == ["fop", "sbnet", "paeff", "ssos", "contrastive"] and cfg["seeds"] == [0]
+    # no methods list in the file: every recipe of the folder whose method trains (cca runs as a reference)
+    assert cfg["methods"] == ["contrastive", "fop", "paeff", "sbnet", "ssos"] and cfg["seeds"] == [0]
+    assert load_benchmark("simvox1", methods=["fop"])["methods"] == ["fop"]
     fop = method_recipe(cfg, "fop")
     assert fop["train"]["epochs"] == 2 and fop["method"]["lr"] == 3e-4 and fop["data"]["preset"] == "vox1"
     assert fop["method"]["fusion"] == "linear" and method_recipe(cfg, "sbnet")["method"]["order"] == "random"
@@ -192,3 +197,13 @@ def test_methods_given_as_recipe_files(setup, tmp_path):
     assert (out / "runs" / "tiny_fast" / "seed0" / "run.json").is_file()
     clash = runner.invoke(app, ["benchmark", bench, "--methods", f"{other},{other}", "--out", str(out)])
     assert isinstance(clash.exception, BenchmarkError)
+
+
+def test_benchmark_without_a_methods_list_runs_the_trainable_recipes_beside_it(tmp_path):
+    (tmp_path / "_base.yaml").write_text("train: {epochs: 1}\n")
+    for stem, method in (("zeta", "fop"), ("alpha", "sbnet"), ("fit_free", "cca"), ("tiny", METHOD)):
+        (tmp_path / f"{stem}.yaml").write_text(yaml.safe_dump({"base": "_base.yaml", "method": {"name": method}}))
+    (tmp_path / "other_benchmark.yaml").write_text("seeds: [0]\n")  # no method: section, not a method
+    (tmp_path / "benchmark.yaml").write_text("base: _base.yaml\nseeds: [0]\n")
+    assert folder_methods(tmp_path / "benchmark.yaml") == ["alpha", "tiny", "zeta"]
+    assert load_benchmark(str(tmp_path / "benchmark.yaml"))["methods"] == ["alpha", "tiny", "zeta"]

@@ -13,12 +13,11 @@ from train_fixtures import make_tiny_bundle
 from facevoice.methods import METHODS
 from facevoice.pipelines.run import load_method, train
 
-HP = {"ssos": {"reweight_start": 4, "reweight_every": 2, "stage1_iters": 10, "fit_schedule_to_run": False}}
-
 
 def _cfg(name, epochs=2):
+    # the smoke settings make two short epochs exercise every stage (e.g. SSoS's stage switch at step 10)
     return {
-        "method": {"name": name, **HP.get(name, {})},
+        "method": {"name": name, **METHODS.get(name).smoke_hparams},
         "train": {"epochs": epochs, "batch_size": 8, "seed": 1, "progress": False},
     }
 

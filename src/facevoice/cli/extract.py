@@ -12,7 +12,10 @@ def register(app: typer.Typer) -> None:
     def extract_cmd(
         manifest: Path = typer.Argument(..., help="manifest (parquet/csv) written by `facevoice prepare`"),
         encoder: str = typer.Option(
-            ..., "--encoder", "-e", help="wavlm, hubert, wav2vec2, siglip, clip, dinov2, resemblyzer, dlib-face"
+            ...,
+            "--encoder",
+            "-e",
+            help="registered encoder, e.g. wavlm, siglip, resemblyzer (an unknown name lists all)",
         ),
         out: Path = typer.Option(..., "--out", "-o", help="embedding store folder (created or resumed)"),
         source: str = typer.Option(

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from facevoice.core.registry import Registry
-from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
+from facevoice.core.types import LoadedItem
 
-ENCODERS = Registry("encoder")
-__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem"]
+#: every encoder, registered beside its class (``@ENCODERS.register("dlib-face")``; the transformers
+#: families from their table); filled on first lookup
+ENCODERS = Registry("encoder", package="facevoice.encoders")
 
 
 @dataclass
@@ -47,6 +48,8 @@ class Encoder(ABC):
     modality: str = ""
     #: audio sample rate the encoder expects (voice encoders only)
     sample_rate: int | None = None
+    #: built from a user-named ``source`` (hub name, model folder, config); False: its weights are packaged
+    takes_source: bool = False
 
     @property
     @abstractmethod
@@ -93,3 +96,16 @@ class Encoder(ABC):
             "sample_rate": self.sample_rate,
             "num_layers": self.num_layers,
         }
+
+
+def create_encoder(name: str, **kwargs: Any) -> Encoder:
+    """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments.
+
+    Unknown names and options raise one line listing the valid ones.
+    """
+    return ENCODERS.create(name, **kwargs)
+
+
+def encoder_takes_source(name: str) -> bool:
+    """Whether encoder ``name`` is built from a user-named source (a transformers family) or packaged weights."""
+    return bool(getattr(ENCODERS.get(name), "takes_source", False))

@@ -21,7 +21,7 @@ from facevoice.core.hashing import file_sha256
 from facevoice.core.types import LoadedItem, SkipItem
 from facevoice.data.media.faces import detect_faces
 from facevoice.data.media.io import load_visual
-from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 
 
 def model_paths(landmarks: int = 5) -> tuple[Path, Path]:
@@ -36,6 +36,7 @@ def model_paths(landmarks: int = 5) -> tuple[Path, Path]:
     return Path(frm.face_recognition_model_location()), Path(pose)
 
 
+@ENCODERS.register("dlib-face")
 class DlibFaceEncoder(Encoder):
     """dlib face recognition ResNet → 128-d descriptors (Euclidean distance < 0.6 ≈ same person).
 

@@ -17,7 +17,7 @@ import numpy as np
 from facevoice.core.hashing import file_sha256
 from facevoice.core.types import LoadedItem, SkipItem
 from facevoice.data.media.io import audio_level_db, load_audio
-from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 from facevoice.encoders.hf.common import resolve_device
 
 
@@ -29,6 +29,7 @@ def _import_resemblyzer():
     return resemblyzer
 
 
+@ENCODERS.register("resemblyzer")
 class ResemblyzerEncoder(Encoder):
     """GE2E speaker encoder from ``resemblyzer`` → 256-d L2-normalised embeddings.
 

@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from facevoice.encoders import Encoder, create_encoder
-
-_HF = {"wavlm", "hubert", "wav2vec2", "siglip", "clip", "dinov2", "hf-audio", "hf-vision"}
+from facevoice.encoders import Encoder, create_encoder, encoder_takes_source
 
 
 def parse_options(pairs: list[str] | None) -> dict[str, Any]:
@@ -48,7 +46,7 @@ def build_encoder(
     kw = dict(options or {})
     if device is not None:
         kw["device"] = device
-    if name.lower() in _HF:
+    if encoder_takes_source(name):
         if source is None:
             raise ValueError(f"encoder {name!r} needs a source (hub name, local model folder, or config .json/.yaml)")
         return create_encoder(name, source=load_source(source), **kw)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facevoice.heads.layers import check_input, check_modality, fc_block, init_linear_
+from facevoice.heads.registry import HEADS
 
 ADAPTER_MODES = ("auto", "always", "none")
 
@@ -52,6 +53,7 @@ class SBNetBranch(nn.Module):
         return F.normalize(h, p=2, dim=1)
 
 
+@HEADS.register("sbnet")
 class SBNetHead(nn.Module):
     """Single-branch head shared by both modalities.
 

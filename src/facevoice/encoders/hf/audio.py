@@ -17,7 +17,7 @@ import torch
 
 from facevoice.core.types import LoadedItem, SkipItem
 from facevoice.data.media.io import audio_level_db, load_audio
-from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 from facevoice.encoders.hf.common import (
     BackboneEncoderMixin,
     HFBackbone,
@@ -28,6 +28,7 @@ from facevoice.encoders.hf.common import (
     weighted_layer_sum,
 )
 from facevoice.encoders.hf.common import weights_hash as module_hash
+from facevoice.encoders.hf.families import families_of
 
 
 @dataclass
@@ -86,6 +87,7 @@ def audio_forward(model: torch.nn.Module, input_values: torch.Tensor, attention_
     return AudioForward(hidden_states=hidden, frame_mask=mask)
 
 
+@ENCODERS.register("hf-audio")
 class HFAudioEncoder(BackboneEncoderMixin, Encoder):
     """Frozen transformers speech encoder with masked mean pooling.
 
@@ -96,6 +98,7 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
     """
 
     modality = "voice"
+    takes_source = True
 
     def __init__(
         self,
@@ -187,6 +190,6 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         return emb_np, None if lay is None else lay.float().cpu().numpy()
 
 
-make_wavlm = family_factory(HFAudioEncoder, "wavlm", "voice")
-make_hubert = family_factory(HFAudioEncoder, "hubert", "voice")
-make_wav2vec2 = family_factory(HFAudioEncoder, "wav2vec2", "voice")
+# one registry entry per voice family of the table (``wavlm``, ...), beside the class that builds them
+for _family in families_of("voice"):
+    ENCODERS.register(_family.name, family_factory(HFAudioEncoder, _family.name))

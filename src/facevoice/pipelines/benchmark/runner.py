@@ -1,7 +1,8 @@
 """``run_benchmark(config)``: methods × seeds on one benchmark -> one results table and a report.
 
 The benchmark recipe (``<benchmark>/benchmark``) holds the ``data:`` and ``eval:``
-sections, ``methods`` (recipe names in the same folder), ``seeds`` and ``references`` (``cca``:
+sections, ``methods`` (recipe names in the same folder; without it, every recipe in that folder
+whose method is trainable: :func:`folder_methods`), ``seeds`` and ``references`` (``cca``:
 the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
 simulated data only). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
 finished run with the same resolved config is reused; an interrupted one is resumed), its
@@ -29,6 +30,7 @@ import yaml
 from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
 from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
+from facevoice.methods import METHODS
 from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
 from facevoice.pipelines.recipes import load_recipe, replace_data, resolve_recipe
@@ -69,10 +71,29 @@ def load_benchmark(
     cfg = load_recipe(path, [o for o in overrides if not _method_prefix(o)[0]])
     if methods:
         cfg["methods"] = list(methods)
+    elif not cfg.get("methods"):
+        cfg["methods"] = folder_methods(path)
     if seeds is not None:
         cfg["seeds"] = [int(s) for s in seeds]
     cfg["_overrides"] = list(overrides)
     return cfg
+
+
+def folder_methods(benchmark_recipe: str | Path) -> list[str]:
+    """Recipes beside a benchmark recipe whose method is trainable, by file name (the default ``methods``).
+
+    Files starting with ``_`` (shared bases) and files without a ``method:`` section (benchmark
+    recipes) are not methods; training-free methods (CCA) run as ``references`` instead.
+    """
+    path = Path(benchmark_recipe)
+    names = []
+    for cand in sorted(path.parent.glob("*.yaml")):
+        if cand.name.startswith("_") or cand.resolve() == path.resolve():
+            continue
+        method = load_recipe(cand).get("method") or {}
+        if method.get("name") and METHODS.get(str(method["name"])).trainable:
+            names.append(cand.stem)
+    return names
 
 
 def method_label(entry: str) -> str:
