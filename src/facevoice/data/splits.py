@@ -3,6 +3,8 @@
 * :func:`split_identities`: the corpus preparers' three-way train / val / test_unseen split, ordered by
   a seeded hash of each identity (adding an identity to a corpus does not move the others);
 * :func:`hold_out_videos`: seen-heard test items (other videos of training identities);
+* :func:`carve_validation`: validation identities held out of ``train`` when the data has none (the
+  trainer and ``finetune`` select checkpoints on them);
 * :func:`permutation_split`: the published geometry study's two-way split (a legacy numpy
   permutation), kept only so its tables reproduce.
 """
@@ -14,6 +16,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from facevoice.data.manifest import make_manifest
 
 
 def _rank(key: str, seed: int) -> str:
@@ -77,3 +81,27 @@ def permutation_split(ids: np.ndarray, test_fraction: float = 0.2, seed: int = 0
     perm = ids[np.random.RandomState(seed).permutation(ids.size)]
     n_train = min(max(int(ids.size * (1.0 - test_fraction)), 2), ids.size - 2)
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
+
+
+def carve_validation(manifest: pd.DataFrame, fraction: float, seed: int) -> tuple[pd.DataFrame, list[str]]:
+    """Move a seeded ``fraction`` of the training identities (at least 2) to ``val``; return the manifest and them.
+
+    The rule every trainer uses when the data has no validation identities. At least two identities
+    are carved, because checkpoint selection scores voice x face pairs and needs non-target pairs; at
+    least two must stay in ``train``. Every item of a carved identity moves, its ``test_seen`` items
+    included: the identity is no longer seen in training, so those items can no longer test seen
+    people, while as validation items they still help select checkpoints (nothing is dropped).
+    The draw is ``default_rng(seed).choice`` over the sorted training identities.
+    """
+    train_ids = sorted(set(manifest.loc[manifest["split"] == "train", "identity"]))
+    n = max(2, int(round(fraction * len(train_ids))))
+    if len(train_ids) - n < 2:
+        raise ValueError(
+            f"cannot carve {n} validation identities out of {len(train_ids)} training identities; give held-out "
+            "validation data (a val split, or data.val face_csv + voice_csv) or train.selection=last"
+        )
+    chosen = sorted(np.random.default_rng(seed).choice(train_ids, size=n, replace=False).tolist())
+    out = manifest.copy()
+    move = out["identity"].isin(chosen) & out["split"].isin(["train", "test_seen"])
+    out.loc[move, "split"] = "val"
+    return make_manifest(pd.DataFrame(out)), chosen

@@ -5,7 +5,7 @@ sections, ``methods`` (recipe names in the same folder; without it, every recipe
 whose method is trainable: :func:`folder_methods`), ``seeds`` and ``references`` (``cca``:
 the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
 simulated data only). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
-finished run with the same resolved config is reused; an interrupted one is resumed), its
+finished run with the same resolved config is reused; one a kill interrupted is resumed), its
 selected checkpoint embeds the test items, and the evaluation engine scores every protocol built
 once from the manifest (unseen-unheard / seen-heard; random, G, N, A, GNA verification; 1:N for
 N = 2..10 in both directions; retrieval).
@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
@@ -39,7 +38,7 @@ from facevoice.report.benchmark import write_benchmark_outputs
 from facevoice.report.paired import save_and_compare
 from facevoice.runs.checkpoint import resolve_checkpoint
 from facevoice.runs.loading import load_method
-from facevoice.train.config import comparable_config, config_differences
+from facevoice.train.resume import RunMismatch, check_resumable
 
 log = get_logger(__name__)
 
@@ -159,28 +158,24 @@ def overrides_for(name: str, overrides: Sequence[str]) -> list[str]:
 
 
 def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, progress: bool) -> dict[str, Any]:
-    """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json."""
+    """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json.
+
+    A folder holding the same configuration on the same data (:func:`~facevoice.train.resume.check_resumable`)
+    is reused when its run finished, resumed from ``checkpoints/last`` when a kill interrupted it, and
+    started again when it never reached a checkpoint; another configuration or other data is refused.
+    """
 
     config = {**recipe, "train": {**dict(recipe.get("train") or {}), "seed": int(seed), "progress": progress}}
-    resume = False
-    if (run_dir / "run.json").exists() and (run_dir / "config.yaml").exists():
-        have = comparable_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
-        diff = config_differences(have, comparable_config(config))
-        if diff:
-            raise BenchmarkError(
-                f"{run_dir} holds a run of another configuration ({'; '.join(diff[:5])}); "
-                "use another output folder or remove it"
-            )
+    try:
+        check_resumable(run_dir, config, bundle_fingerprint(bundle))
+    except RunMismatch as exc:
+        raise BenchmarkError(f"{exc}; use another output folder or remove {run_dir}") from exc
+    if (run_dir / "run.json").exists():
         info = json.loads((run_dir / "run.json").read_text())
-        stored = info.get("data", {}).get("embeddings_sha256")
-        if stored is not None and stored != bundle_fingerprint(bundle)["embeddings_sha256"]:
-            raise BenchmarkError(
-                f"{run_dir} was trained on other data (embedding hashes differ); use another output folder"
-            )
         if info.get("status") in ("complete", "early_stopped"):
             log.info("reusing finished run %s", run_dir)
             return info
-        resume = resolve_checkpoint(run_dir / "checkpoints" / "last") is not None
+    resume = resolve_checkpoint(run_dir / "checkpoints" / "last") is not None
     train(config, bundle=bundle, run_dir=run_dir, resume=resume)
     return json.loads((run_dir / "run.json").read_text())
 
