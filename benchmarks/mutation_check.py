@@ -141,6 +141,47 @@ MUTANTS: tuple[Mutant, ...] = (
         "Z = self.pca_[modality].transform(np.asarray(X, dtype=np.float64))",
         ("tests/backends", "tests/methods"),
     ),
+    # -- the training engine: selection and resume --------------------------------------------------------
+    Mutant(
+        "train",
+        "every epoch's weights saved as best",
+        "train/trainer.py",
+        'improved = bool(np.isfinite(metric) and metric < self.state["best_metric"])',
+        "improved = bool(np.isfinite(metric))",
+        ("tests/train",),
+    ),
+    Mutant(
+        "train",
+        "selection keeps the worst validation epoch",
+        "train/trainer.py",
+        'metric < self.state["best_metric"])',
+        '-metric < self.state["best_metric"])',
+        ("tests/train",),
+    ),
+    Mutant(
+        "train",
+        "resume does not restore the optimiser state",
+        "train/trainer.py",
+        '        self.optimizer.load_state_dict(state["optimizer"])\n',
+        "",
+        ("tests/train",),
+    ),
+    Mutant(
+        "train",
+        "resume does not restore the random states",
+        "train/trainer.py",
+        '        restore_rng(state["rng"], self.rng)\n',
+        "",
+        ("tests/train",),
+    ),
+    Mutant(
+        "train",
+        "a checkpoint save deletes the previous copy before the new one is in place",
+        "runs/checkpoint.py",
+        "    tmp.rename(folder)\n    if prev.exists():\n        shutil.rmtree(prev)",
+        "    if prev.exists():\n        shutil.rmtree(prev)\n    tmp.rename(folder)",
+        ("tests/train",),
+    ),
     # -- training: selection and embedding -------------------------------------------------------------
     Mutant(
         "train",
