@@ -75,8 +75,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_summary(res: dict, out: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from facevoice.cli._console import console as make_console
 
     table = Table(title=f"extract → {out} (rank {res['rank']}/{res['world_size']})")
     table.add_column("what")
@@ -97,4 +98,4 @@ def _print_summary(res: dict, out: Path) -> None:
         table.add_row(f"skip: {reason}", str(n))
     for note, n in sorted(res["notes"].items()):
         table.add_row(note, str(n))
-    Console(stderr=True).print(table)
+    make_console(stderr=True).print(table)

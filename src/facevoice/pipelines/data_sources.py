@@ -41,6 +41,11 @@ def load_data(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
         path = Path(section["path"])
         if not path.is_dir():
             raise FileNotFoundError(f"bundle folder not found: {path}")
+        if section.get("manifest") is None and not (path / "manifest.parquet").is_file():
+            raise FileNotFoundError(
+                f"{path}: not a bundle folder (no manifest.parquet); make one from a manifest and its embedding "
+                "stores with the bundle step (docs/real-data.md)"
+            )
         return EmbeddingBundle.load(path, manifest=section.get("manifest")), None
 
     return load_feature_csv_bundle(section), None

@@ -79,10 +79,18 @@ def one_to_n_figure(
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Lay out, write ``fig`` to ``path`` (parent folders created), close it; return the path."""
+    """Lay out, write ``fig`` to ``path`` (parent folders created), close it; return the path.
+
+    The saved area is grown to whatever the labels need (``bbox_inches="tight"``), so long tick labels
+    are never cut even where ``tight_layout`` gives up.
+    """
+    import warnings
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     pyplot().close(fig)
     return path

@@ -38,8 +38,13 @@ def training_curves_figure(runs: pd.DataFrame, path: str | Path) -> Path | None:
             a2.plot(m["epoch"], m["train_loss"], label=method)
     a1.set(xlabel="epoch", ylabel="validation EER (%)", title="selection metric (val identities)")
     a2.set(xlabel="epoch", ylabel="training loss", title="training loss", yscale="log")
-    a1.legend(fontsize=7)
-    a2.legend(fontsize=7)
+    for ax in (a1, a2):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    if not a1.lines:  # runs without validation identities keep their last epoch
+        a1.text(
+            0.5, 0.5, "no validation identities:\nlast epoch kept", ha="center", va="center", transform=a1.transAxes
+        )
     return save_figure(fig, path)
 
 

@@ -290,5 +290,6 @@ def family_factory(cls: type, family: str, what: str) -> Any:
         return cls(source, family, **kwargs)
 
     make.__name__ = f"make_{family}"
+    make.OPTIONS = getattr(cls, "OPTIONS", None)  # the family's --opt names (encoders.base.check_options)
     make.__doc__ = f"{family} {what} encoder: ``source`` = hub name, local path or config dict."
     return make

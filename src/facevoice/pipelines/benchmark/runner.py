@@ -12,7 +12,8 @@ N = 2..10 in both directions; retrieval).
 Outputs under ``out``: ``results_long.csv`` (one row per method, seed and figure),
 ``results.csv`` (mean ± std over seeds), ``results.json``, ``runs.csv`` (training time per epoch,
 best epoch, ...), ``protocols/``, ``scores/`` (headline trial scores, for the ROC figure) and
-``report.md`` with its figures.
+``report.md`` with its figures. ``references`` may also ask for the ``gender`` (gender-only
+matcher) and ``chance`` rows of :mod:`~facevoice.pipelines.benchmark.references` (off by default).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import yaml
 from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
 from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
+from facevoice.pipelines.benchmark.references import evaluate_references
 from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
 from facevoice.pipelines.recipes import load_recipe, replace_data, resolve_recipe
@@ -170,7 +172,7 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     cfg = dict(config)
     bench = str(cfg.get("benchmark", "custom"))
     out = Path(cfg.get("out") or Path("reports") / f"benchmark_{bench}")
-    refs = {"cca": True, "oracle": True, **dict(cfg.get("references") or {})}
+    refs = {"cca": True, "oracle": True, "gender": False, "chance": False, **dict(cfg.get("references") or {})}
     methods = list(cfg.get("methods") or [])
     if refs["cca"] and "cca" not in [method_label(m) for m in methods]:
         methods.append("cca")
@@ -217,6 +219,11 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             if lists:  # train() scored the data.tests lists with the selected checkpoint
                 tables.append(lists_table(json.loads((run_dir / "test_lists.json").read_text()), name, seed))
             runs.append(_run_row(name, seed, run_dir, info))
+    if ps is not None:  # gender-only and chance rows, when the recipe asks for them
+        for name, res, head in evaluate_references(refs, bundle.manifest, ps, ev):
+            tables.append(res.assign(method=name, seed=seeds[0]))
+            if head is not None:
+                headline[name] = head
     if oracle is not None and refs["oracle"] and ps is not None:
         res, head = evaluate_oracle(oracle, ps, bundle.manifest, ev)
         tables.append(res.assign(method="oracle", seed=int((cfg.get("data") or {}).get("seed", 0))))
