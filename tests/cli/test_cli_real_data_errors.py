@@ -68,7 +68,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_one_line_errors(case, corpus, monkeypatch, capsys):
-    (corpus / "bad_meta.csv").write_text("name,gender\np0,f\n")
+    (corpus / "bad_meta.csv").write_text("who,gender\np0,f\n")
     (corpus / "bad_split.csv").write_text("p0,holdout\n")
     from facevoice.data.corpora.folder import prepare_folder
 

@@ -153,3 +153,45 @@ def test_prepare_folder_stratifies_by_the_meta_gender(tmp_path):
         per_id = df.drop_duplicates("identity")
         women = per_id[per_id["gender"] == "f"].groupby("split").size().to_dict()
         assert women == {"test_unseen": 1, "train": 3, "val": 1}
+
+
+def test_meta_column_names_and_gender_words_are_normalised(people, tmp_path):
+    (tmp_path / "meta.csv").write_text("Name,Sex,Country\np0,Female,UK\np1,M,USA\np2,male,USA\np3,W,India\n")
+    df = prepare_folder(people, split="test", meta=tmp_path / "meta.csv")
+    per_id = df.drop_duplicates("identity").set_index("identity")
+    assert per_id["gender"].to_dict() == {"p0": "f", "p1": "m", "p2": "m", "p3": "f"}
+    assert per_id.loc["p3", "nationality"] == "India"
+
+
+def test_commas_and_tabs_in_names_do_not_break_the_protocol_files(tmp_path):
+    from facevoice.eval.protocols.protocol_set import ProtocolSet, build_protocols
+
+    root = tmp_path / "p"
+    for i in range(3):
+        _touch(root / f"Smith, J{i}" / "voices" / "take 1, best.wav")
+        _touch(root / f"Smith, J{i}" / "faces" / "a\tb.jpg")
+    df = prepare_folder(root, split="test")
+    assert "voice:Smith%2C J0/take 1%2C best.wav" in set(df["item_id"]) and "face:Smith%2C J0/a%09b.jpg" in set(
+        df["item_id"]
+    )
+    assert df.set_index("item_id").loc["face:Smith%2C J0/a%09b.jpg", "path"].endswith("a\tb.jpg")  # the real name
+    ps = build_protocols(df, seed=0, constraints=["random"], gallery_sizes=[2, 3])
+    ps.save(tmp_path / "prot")  # refused ids with commas ("candidate ids may not contain commas") before
+    assert len(ProtocolSet.load(tmp_path / "prot").galleries) == len(ps.galleries) > 0
+
+
+def test_a_folder_that_cannot_be_listed_is_recorded_and_the_walk_goes_on(people, tmp_path, monkeypatch):
+    import facevoice.data.corpora.scan as scan_mod
+
+    real = os.scandir
+
+    def scandir(path):  # root lists every folder; simulate a folder without read permission
+        if str(path).endswith("p1/voices"):
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(scan_mod.os, "scandir", scandir)
+    df = prepare_folder(people, tmp_path / "m.parquet", split="test")
+    skips = pd.read_csv(prepare_skips_path(tmp_path / "m.parquet"))
+    assert skips["reason"].tolist() == ["permission"] and skips["path"].iloc[0].endswith("p1/voices")
+    assert len(df) == 14 and not (df["identity"].eq("p1") & df["modality"].eq("voice")).any()

@@ -102,3 +102,15 @@ def test_benchmark_over_folds_reports_mean_and_spread_with_reference_rows(tmp_pa
     report = (out / "report.md").read_text()
     assert "mean ± std over folds" in report and "| gender-only |" in report and "| folds |" in report
     assert all((out / f"fold{k}" / "report.md").exists() for k in range(3))
+
+
+def test_one_test_identity_is_refused_with_the_way_out(tmp_path):
+    import pytest
+
+    from facevoice.pipelines.benchmark import BenchmarkError, run_benchmark
+
+    bundle = make_tiny_bundle(n_train=6, n_val=0, n_test=1)  # a 6-person corpus split 0.7/0.1/0.2 gives one
+    bundle.manifest["split"] = bundle.manifest["split"].replace("test_seen", "train")
+    cfg = {"methods": [], "train": {"progress": False}, "out": str(tmp_path / "b"), "eval": {"paired_n_boot": 0}}
+    with pytest.raises(BenchmarkError, match=r"test_unseen: 1 identity with both modalities.*--folds K"):
+        run_benchmark(cfg, bundle=bundle)  # the report came out empty, without a word

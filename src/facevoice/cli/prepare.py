@@ -32,6 +32,13 @@ def _show(df, out: Path) -> None:
         table.add_row(*(str(v) for v in row))
     err = console(stderr=True)
     err.print(table)
+    tests = summary[summary["split"].isin(["test_unseen", "test"])]
+    few = sorted({s for s, n in zip(tests["split"], tests["identities"], strict=True) if n < 2})
+    if few:
+        err.print(
+            f"[yellow]warning: {', '.join(few)} holds fewer than 2 identities: no verification trial can be built; "
+            "use a larger test share (--ratios), a split file, or `facevoice benchmark ... --folds K`[/]"
+        )
     skipped = df.attrs.get("skipped") or []
     if skipped and out.suffix:
         from collections import Counter
@@ -88,6 +95,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o"),
         split: str = typer.Option("meta", help="meta (dev/test column), ssos (needs --protocol-dir) or ratios"),
         protocol_dir: Path = typer.Option(None, help="folder with vox1_{train,val,test}.csv"),
+        ratios: str = typer.Option(
+            "0.8,0.1,0.1", help="with --split ratios: train,val,test_unseen (gender-stratified)"
+        ),
         val_fraction: float = typer.Option(0.1),
         seen_fraction: float = typer.Option(0.0, help="share of each train identity's videos → test_seen"),
         seed: int = typer.Option(0),
@@ -102,6 +112,7 @@ def register(app: typer.Typer) -> None:
             out,
             split=split,
             protocol_dir=protocol_dir,
+            ratios=_ratios(ratios),
             val_fraction=val_fraction,
             seen_fraction=seen_fraction,
             seed=seed,

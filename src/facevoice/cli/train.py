@@ -20,8 +20,15 @@ def _print_json_table(title: str, rows: dict) -> None:
     for k in keys:
         table.add_column(k)
     for name, v in rows.items():
-        table.add_row(name, *[f"{v[k]:.4f}" if isinstance(v.get(k), float) else str(v.get(k, "")) for k in keys])
+        table.add_row(name, *[_cell(v.get(k)) for k in keys])
     make_console().print(table)
+
+
+def _cell(value) -> str:
+    """A table cell: floats to 4 decimals, missing figures (None / NaN, e.g. no seen-heard split) as '—'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
 def _print_headline(out_dir: Path, title: str) -> None:

@@ -66,9 +66,10 @@ def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_
     for j, c in enumerate(cons):
         sub = s[s["constraint"] == c].set_index("method").reindex(methods)
         x = np.arange(len(methods)) + j * width
-        ax.bar(x, 100 * sub["mean"], width, yerr=100 * sub["std"].fillna(0), label=c, capsize=2)
+        mean, std = 100 * sub["mean"].to_numpy(float), 100 * sub["std"].fillna(0).to_numpy(float)
+        ax.bar(x, mean, width, yerr=[np.minimum(std, np.nan_to_num(mean)), std], label=c, capsize=2)  # not below 0
     ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods, rotation=20)
-    ax.set(ylabel="EER (%)", title=f"{split} V→F EER by constraint")
+    ax.set(ylabel="EER (%)", title=f"{split} V→F EER by constraint", ylim=(0, None))
     ax.legend(fontsize=7, ncol=len(cons))
     return save_figure(fig, path)
 

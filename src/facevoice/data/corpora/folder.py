@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from facevoice.data.corpora.scan import printable, scan_tree
+from facevoice.data.corpora.scan import item_key, printable, scan_tree
 from facevoice.data.manifest import check_output_path, make_manifest, write_manifest
 from facevoice.data.splits import (
     hold_out_videos,
@@ -42,6 +42,8 @@ VOICE_DIRS = ("voices", "voice", "audio")
 DEFAULT_RATIOS = (0.7, 0.1, 0.2)
 META_COLUMNS = ("gender", "nationality", "age_band", "language")
 SKIP_COLUMNS = ("path", "reason", "detail")
+_META_ALIASES = {"id": "identity", "name": "identity", "person": "identity", "sex": "gender", "country": "nationality"}
+_GENDER_WORDS = {"male": "m", "man": "m", "m": "m", "female": "f", "woman": "f", "f": "f", "w": "f"}
 
 
 def list_files(root: Path) -> list[Path]:
@@ -130,7 +132,7 @@ def scan_folder(root: Path) -> tuple[pd.DataFrame, list[dict[str, str]]]:
         inner = r.parts[2:]
         records.append(
             {
-                "item_id": f"{modality}:{r.parts[0]}/{'/'.join(inner)}",
+                "item_id": item_key(f"{modality}:{r.parts[0]}/{'/'.join(inner)}"),
                 "identity": r.parts[0],
                 "modality": modality,
                 "path": str(f),
@@ -200,7 +202,7 @@ def prepare_folder(
     df.attrs["skipped"] = skipped
     if skipped:
         reasons = pd.Series([s["reason"] for s in skipped]).value_counts().to_dict()
-        log.warning(
+        log.info(
             "%d entr%s under %s not in the manifest: %s",
             len(skipped),
             "y" if len(skipped) == 1 else "ies",
@@ -214,7 +216,12 @@ def prepare_folder(
 
 
 def read_identity_meta(meta: str | Path) -> pd.DataFrame:
-    """A per-identity CSV/TSV (``identity`` + optional attribute and ``split`` columns), checked."""
+    """A per-identity CSV/TSV (``identity`` + optional attribute and ``split`` columns), checked.
+
+    Column names are matched case-insensitively, with ``id``/``name``/``person`` read as ``identity``,
+    ``sex`` as ``gender`` and ``country`` as ``nationality``; gender words are reduced to ``m`` / ``f``
+    (``Male``, ``female``, ``W``, ...; other values are kept, lower-cased).
+    """
     path = Path(meta)
     if not path.is_file():
         raise FileNotFoundError(f"meta file not found: {path}")
@@ -222,13 +229,17 @@ def read_identity_meta(meta: str | Path) -> pd.DataFrame:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, sep=None, engine="python")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable CSV/TSV ({type(exc).__name__}: {exc})") from exc
-    table.columns = [str(c).strip() for c in table.columns]
+    names = [str(c).strip().lower() for c in table.columns]
+    table.columns = [_META_ALIASES.get(c, c) for c in names]
     if "identity" not in table.columns:
         raise ValueError(f"{path}: needs an 'identity' column, has {list(table.columns)}")
     table["identity"] = table["identity"].str.strip()
     dup = table["identity"].duplicated()
     if dup.any():
         raise ValueError(f"{path}: identity listed twice, e.g. {table.loc[dup, 'identity'].iloc[0]}")
+    if "gender" in table.columns:  # one spelling per value, so matching by gender compares like with like
+        raw = table["gender"].str.strip().str.lower()
+        table["gender"] = raw.map(_GENDER_WORDS).fillna(raw)
     return table
 
 

@@ -24,7 +24,16 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["TreeScan", "printable", "scan_tree", "valid_name"]
+__all__ = ["TreeScan", "item_key", "printable", "scan_tree", "valid_name"]
+
+#: characters the protocol files cannot hold inside an id (TSV fields, comma-joined candidate lists)
+_ID_ESCAPES = {"%": "%25", ",": "%2C", "\t": "%09", "\n": "%0A", "\r": "%0D"}
+
+
+def item_key(text: str) -> str:
+    """``text`` usable inside an item id: ``%``, ``,``, tab and line breaks percent-encoded (the path column
+    keeps the real file name; ``a,b.wav`` becomes ``a%2Cb.wav`` in the id only)."""
+    return "".join(_ID_ESCAPES.get(ch, ch) for ch in text)
 
 
 def valid_name(name: str) -> bool:

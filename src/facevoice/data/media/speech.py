@@ -138,11 +138,13 @@ def check_speech(
         raise SkipItem("silent", f"no signal: peak {peak:.1f} dBFS < {NO_SIGNAL_DB:g} dBFS over {seconds:.2f} s")
     if silence_db is not None and level < silence_db:
         raise SkipItem("silent", f"RMS level {level:.1f} dBFS < silence_db {silence_db:g}")
+    if min_voiced_seconds <= 0:  # the voice-activity test is off: any signal counts
+        return {"seconds": round(seconds, 3), "level_db": round(level, 1), "peak_db": round(peak, 1)}
     voiced, method = voiced_seconds(wave, sample_rate)
     if voiced < min_voiced_seconds:
         raise SkipItem(
             "silent",
-            f"no speech found by {method} VAD: {voiced:.2f} s voiced of {seconds:.2f} s < {min_voiced_seconds:g} s "
+            f"no speech found ({method}): {voiced:.2f} s voiced of {seconds:.2f} s < {min_voiced_seconds:g} s "
             f"(level {level:.1f} dBFS, peak {peak:.1f} dBFS)",
         )
     return {

@@ -92,9 +92,11 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
 
     ``layer``: None (last layer), an index into the hidden states (0 = CNN/embedding output), or
     ``"weighted"`` (sum of all hidden states with ``layer_weights``, uniform by default).
-    ``min_voiced_seconds``: items with less speech than this (level-independent VAD,
-    :mod:`facevoice.data.media.speech`) are skipped as silent; ``silence_db``: an optional fixed RMS
-    gate in dBFS (off by default: it rejects quiet real speech).
+    Items with no signal (peak below -80 dBFS) are skipped as silent, whatever their level otherwise;
+    ``min_voiced_seconds``: also require that much voiced speech (level-independent VAD,
+    :mod:`facevoice.data.media.speech`; 0 = off, the default: these models embed any audio, and the
+    test media of fine-tuning are tones); ``silence_db``: an optional fixed RMS gate in dBFS (off by
+    default: it rejects quiet real speech).
     ``max_seconds``: keep only the first ``max_seconds`` of long recordings (None = all).
     """
 
@@ -104,7 +106,7 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         "layer_weights": "[w0, w1, ...] for layer=weighted",
         "dtype": "float32, float16 or bfloat16",
         "max_seconds": "keep the first seconds of long files (default: all)",
-        "min_voiced_seconds": "seconds of speech the VAD must find (default 0.12)",
+        "min_voiced_seconds": "seconds of speech the VAD must find (default 0: off)",
         "silence_db": "optional fixed RMS gate in dBFS (default off)",
     }
 
@@ -119,7 +121,7 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         dtype: str | None = None,
         silence_db: float | None = None,
         max_seconds: float | None = None,
-        min_voiced_seconds: float = 0.12,
+        min_voiced_seconds: float = 0.0,
     ) -> None:
         self.backbone: HFBackbone = load_backbone(source, family, device=device, dtype=dtype)
         if self.backbone.modality != "voice":

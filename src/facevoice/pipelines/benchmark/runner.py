@@ -197,6 +197,12 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             kinds=ev["kinds"],
         )
         ps.save(out / "protocols")
+        if not len(ps.trials) and not len(ps.galleries):
+            raise BenchmarkError(too_few_test_identities(bundle.manifest))
+        for split in sorted(set(bundle.manifest["split"]) & set(TEST_SPLITS) - set(ps.trials["split"])):
+            log.warning(
+                "no trial on %s: %s", split, too_few_test_identities(bundle.manifest[bundle.manifest["split"] == split])
+            )
     elif not lists:
         raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
     tables, runs, headline, trial_scores = [], [], {}, {}
@@ -243,6 +249,21 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     paired = None if ps is None else save_and_compare(out, ps.trials, trial_scores, ev["paired_n_boot"], ev["seed"])
     write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta, paired)
     return out
+
+
+def too_few_test_identities(manifest: pd.DataFrame) -> str:
+    """Why no trial could be built: the test identities (with both modalities) of each test split."""
+    parts = []
+    for split in TEST_SPLITS:
+        m = manifest[manifest["split"] == split]
+        if len(m):
+            both = set(m.loc[m["modality"] == "face", "identity"]) & set(m.loc[m["modality"] == "voice", "identity"])
+            parts.append(f"{split}: {len(both)} identit{'y' if len(both) == 1 else 'ies'} with both modalities")
+    return (
+        f"no verification trial or 1:N gallery can be built ({'; '.join(parts)}): they need at least 2 test "
+        "identities with faces and voices; split off more test identities, or repeat over identity folds "
+        "(--folds K)"
+    )
 
 
 def lists_table(results: Mapping[str, Mapping[str, Any]], method: str, seed: int) -> pd.DataFrame:
