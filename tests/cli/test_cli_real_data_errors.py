@@ -61,6 +61,8 @@ CASES = {
                                                 "--stratify", "age_band"], "cannot stratify by ['age_band']"),
     "bundle from a non-store": (lambda t: ["bundle", str(t / "m.parquet"), "--face", str(t / "people"), "--voice",
                                            str(t / "people"), "--out", str(t / "b")], "not an embedding store"),
+    "train on a manifest instead of a bundle": (lambda t: ["train", "folder/cca", "--data", str(t / "m.parquet")],
+                                                "is a file; a bundle is a folder"),
     "train on a folder that is not a bundle": (lambda t: ["train", "folder/cca", "--data", str(t / "people")],
                                                "not a bundle folder (no manifest.parquet)"),
 }  # fmt: skip

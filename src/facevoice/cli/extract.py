@@ -79,7 +79,8 @@ def _print_summary(res: dict, out: Path) -> None:
 
     from facevoice.cli._console import console as make_console
 
-    table = Table(title=f"extract → {out} (rank {res['rank']}/{res['world_size']})")
+    title = f"extract → {out} (rank {res['rank']}/{res['world_size']})"
+    table = Table(title=title, min_width=len(title))  # the title on one line
     table.add_column("what")
     table.add_column("value", justify="right")
     for key in (
