@@ -127,6 +127,13 @@ def walked(tmp_path_factory, shared_data):
         res = runner.invoke(app, args)
         assert res.exit_code == 0, (args, res.output, res.exception)
     embedded = pd.read_parquet(tmp / "bundle" / "manifest.parquet")
+    for store in ("voices", "faces"):  # each store's own report also lists every file it does not hold
+        report = pd.read_csv(tmp / store / "skip_report.csv", keep_default_na=False)
+        held = set(pd.read_parquet(tmp / "m.parquet").query(f"modality == '{store[:-1]}'")["path"])
+        held -= set(report["path"])
+        under = [rel for rel in expect if f"/{store}/" in f"/{rel}"]
+        listed = {os.path.relpath(p, root) for p in report["path"]} | {os.path.relpath(p, root) for p in held}
+        assert set(under) <= listed, set(under) - listed
     skipped = pd.read_csv(tmp / "bundle" / "skipped.csv", keep_default_na=False)
     return root, expect, embedded, skipped
 

@@ -66,6 +66,13 @@ def register(app: typer.Typer) -> None:
             progress=progress,
         )
         _print_summary(result_dict(res), out)
+        report = out / "extract_report.json"
+        if report.exists():
+            doc = json.loads(report.read_text())
+            left = sum((doc.get("left_out_by_prepare") or {}).values())
+            if doc.get("skipped") or left:
+                extra = f" and {left} file(s) prepare left out of the manifest" if left else ""
+                typer.echo(f"{doc.get('skipped', 0)} skipped item(s){extra}, with reasons: {out / 'skip_report.csv'}")
         typer.echo(
             json.dumps(
                 {k: res.__dict__[k] for k in ("embedded", "skipped")}

@@ -35,7 +35,7 @@ from facevoice.extract.plan import (
     pending_shards,
     work_items,
 )
-from facevoice.extract.report import finish_report, progress_bar, write_rank_report
+from facevoice.extract.report import finish_report, prepare_records, progress_bar, write_rank_report
 from facevoice.store import EmbeddingStore
 
 
@@ -155,8 +155,10 @@ def extract(
     info = dist_info(rank, world_size)
     joined = init_process_group(info)
     limit_heap_growth()
+    manifest_path = None
     if isinstance(manifest, (str, Path)):
         media_root = media_root if media_root is not None else Path(manifest).resolve().parent
+        manifest_path = Path(manifest) / "manifest.parquet" if Path(manifest).is_dir() else Path(manifest)
         manifest = read_manifest(manifest)
     items = work_items(manifest, encoder.modality, media_root)
     if not items:
@@ -205,7 +207,7 @@ def extract(
     write_rank_report(out, result_dict(result))
     barrier(joined)
     if info.rank == 0:
-        finish_report(out, items, stores)
+        finish_report(out, items, stores, prepare_records(manifest_path, encoder.modality))
     leave_process_group(joined)
     return result
 
