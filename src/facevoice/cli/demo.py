@@ -22,8 +22,7 @@ def register(app: typer.Typer) -> None:
         """Simulate VoxCeleb1-like data, train every method, evaluate every protocol, write a report."""
         import time
 
-        from rich.console import Console
-
+        from facevoice.cli._console import console as make_console
         from facevoice.core.config import parse_override
         from facevoice.pipelines.demo import run_demo
 
@@ -32,7 +31,7 @@ def register(app: typer.Typer) -> None:
             keys, value = parse_override(text)
             sim_options[".".join(keys)] = tuple(value) if isinstance(value, list) else value
 
-        console = Console()
+        console = make_console()
         t0 = time.perf_counter()
         report = run_demo(
             out,

@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         scores: Path = typer.Option(None, "--scores", help="score file (see docs/protocols.md for layouts)"),
         trials: Path = typer.Option(None, "--trials", help="trial list (labels for --scores, or pairs to score)"),
+        key: Path = typer.Option(None, "--key", help="key file 'trial_id label' labelling --scores by trial id"),
         protocols: Path = typer.Option(None, "--protocols", help="protocol folder written by `facevoice trials`"),
         bundle: Path = typer.Option(None, "--bundle", help="embedding bundle folder (manifest + face/ + voice/)"),
         face_store: Path = typer.Option(None, "--face-store", help="face embedding store"),
@@ -21,11 +22,12 @@ def register(app: typer.Typer) -> None:
         lower_is_better: bool = typer.Option(False, "--lower-is-better", help="score file holds distances"),
         reference: bool = typer.Option(False, "--reference", help="also the FOP/PAEFF fixed-grid EER and AUC"),
         p_target: float = typer.Option(0.01, "--p-target", help="target prior of minDCF"),
-        out: Path = typer.Option(None, "--out", "-o", help="folder (or .json path) for results.json + results.md"),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="folder (or .json path) for results.json + results.md + trial_scores.tsv"
+        ),
     ) -> None:
         """Compute EER / AUC / minDCF, 1:N accuracy and retrieval mAP / R@k, print them and write JSON + Markdown."""
-        from rich.console import Console
-
+        from facevoice.cli._console import console as make_console
         from facevoice.eval.scoring.results import rich_tables
         from facevoice.pipelines.evaluate import run_evaluation
 
@@ -48,8 +50,9 @@ def register(app: typer.Typer) -> None:
             reference=reference,
             p_target=p_target,
             out=out,
+            key=key,
         )
-        console = Console()
+        console = make_console()
         for table in rich_tables(results):
             console.print(table)
         if meta.get("unused_scores"):

@@ -12,6 +12,10 @@ can run apart from the model:
 
 Each encoder has a ``tag`` naming the model, its options and a hash of its weights; the embedding
 store refuses embeddings written under a different tag.
+
+Each encoder class lists the options a user may set (``--opt key=value``) in :attr:`Encoder.OPTIONS`
+(name → what it takes), beside its constructor; :func:`check_options` refuses any other name in one
+line listing the valid ones (``tests/encoders`` checks every list against the constructor).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from facevoice.core.types import LoadedItem
 #: every encoder, registered beside its class (``@ENCODERS.register("dlib-face")``; the transformers
 #: families from their table); filled on first lookup
 ENCODERS = Registry("encoder", package="facevoice.encoders")
+__all__ = ["ENCODERS", "Encoder", "EncoderOutput", "LoadedItem", "check_options", "create_encoder"]
 
 
 @dataclass
@@ -39,8 +44,25 @@ class EncoderOutput:
     layers: np.ndarray | None = None
 
 
+def check_options(name: str, entry: Any, options: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the unknown keys of ``options`` for the encoder registered as ``name``.
+
+    ``entry`` is the registry entry (an :class:`Encoder` class, or a factory carrying ``OPTIONS``).
+    """
+    valid = getattr(entry, "OPTIONS", None)
+    if valid is None:
+        return
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        listing = ", ".join(valid) or "none"
+        raise ValueError(f"encoder {name!r} has no option {', '.join(map(repr, unknown))}; valid options: {listing}")
+
+
 class Encoder(ABC):
     """A frozen encoder of one modality (``'face'`` or ``'voice'``)."""
+
+    #: options a user may set (``--opt key=value``): name -> what it takes (see :func:`check_options`)
+    OPTIONS: dict[str, str] = {}
 
     #: registry name of the encoder family
     name: str = ""

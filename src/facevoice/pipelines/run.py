@@ -38,6 +38,7 @@ from facevoice.interop.feature_csv import check_feature_lists, evaluate_feature_
 from facevoice.methods import create_method
 from facevoice.methods.base import Method
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data, split_bundle
+from facevoice.pipelines.schedule import adapt_schedule
 from facevoice.runs.checkpoint import save_checkpoint
 from facevoice.runs.loading import embed_array, load_method
 from facevoice.train.config import TrainConfig
@@ -70,8 +71,19 @@ def default_run_dir(config: Mapping[str, Any], method: str, seed: int) -> Path:
     return Path("runs") / str(config.get("benchmark", "custom")) / safe / f"seed{seed}"
 
 
+def _identities_with_both(manifest, split: str) -> set[str]:
+    m = manifest[manifest["split"] == split]
+    return set(m.loc[m["modality"] == "face", "identity"]) & set(m.loc[m["modality"] == "voice", "identity"])
+
+
 def prepare_selection(bundle: EmbeddingBundle, tcfg: TrainConfig) -> tuple[EmbeddingBundle, tuple[str, ...], list[str]]:
-    """Bundle (with val identities carved from train if it had none), selection splits, carved ids."""
+    """Bundle (with val identities carved from train if it had none), selection splits, carved ids.
+
+    Too few validation identities (fewer than ``train.min_val_identities`` with both modalities,
+    given or carvable) make checkpoint selection noise (a validation AUC of 9 % on 2 identities):
+    the run then keeps the last epoch of the recipe's schedule (selection splits ``()``), and says
+    so at the start, as it does whenever validation identities are carved from training.
+    """
     if tcfg.selection == "test_reference":
         log.warning(
             "selection=test_reference: checkpoints are selected on the TEST identities (reference-code "
@@ -80,11 +92,40 @@ def prepare_selection(bundle: EmbeddingBundle, tcfg: TrainConfig) -> tuple[Embed
         return bundle, ("test_unseen",), []
     if tcfg.selection == "last":
         return bundle, (), []
-    if (bundle.manifest["split"] == "val").any():
-        return bundle, ("val",), []
+    floor = tcfg.min_val_identities
+    n_val = len(_identities_with_both(bundle.manifest, "val"))
+    if n_val:
+        if n_val >= floor:
+            return bundle, ("val",), []
+        log.warning(
+            "only %d validation identities (fewer than train.min_val_identities=%d): selecting on them is noise; "
+            "keeping the LAST epoch of the schedule instead (their items are not trained on either)",
+            n_val,
+            floor,
+        )
+        return bundle, (), []
+    n_train = len(_identities_with_both(bundle.manifest, "train"))
+    n_carve = max(2, int(round(tcfg.val_fraction * n_train)))
+    if n_carve < floor or n_train - n_carve < 2:
+        log.warning(
+            "no validation identities, and %d training identities give %d at train.val_fraction=%g (fewer than "
+            "train.min_val_identities=%d): training on all of them and keeping the LAST epoch of the schedule",
+            n_train,
+            n_carve,
+            tcfg.val_fraction,
+            floor,
+        )
+        return bundle, (), []
     manifest, carved = carve_validation(bundle.manifest, tcfg.val_fraction, tcfg.val_seed)
     bundle = EmbeddingBundle(manifest, dict(bundle.embeddings), dict(bundle.tags), dict(bundle.meta))
-    log.info("no val identities in the data: %d training identities held out for selection", len(carved))
+    log.warning(
+        "no validation identities in the data: %d of the %d training identities are held out of training to "
+        "select checkpoints on (train.val_fraction=%g, seed %d); give a val split to train on all of them",
+        len(carved),
+        n_train,
+        tcfg.val_fraction,
+        tcfg.val_seed,
+    )
     return bundle, ("val",), carved
 
 
@@ -114,6 +155,7 @@ def train(
     device = tcfg.resolve_device()
     fingerprint = bundle_fingerprint(bundle)  # the data as given (carving a val split is part of the config)
     bundle, sel_splits, carved = prepare_selection(bundle, tcfg)
+    run_cfg, schedule = adapt_schedule(config, tcfg, bundle, name)  # config.yaml keeps the recipe as written
     seed_everything(tcfg.seed)
     data = TrainData.from_bundle(bundle, device=device)
     method = create_method(name, data.d_face, data.d_voice, data.n_classes, hparams).to(device)
@@ -133,6 +175,8 @@ def train(
         "selection": tcfg.selection,
         "val_metric": tcfg.val_metric,
         "selection_splits": list(sel_splits),
+        "selection_used": "val" if sel_splits == ("val",) else "last" if not sel_splits else "test_reference",
+        "schedule": schedule,
         "carved_val_identities": carved,
         "git_sha": git_sha(),
         "torch": torch.__version__,
@@ -147,7 +191,7 @@ def train(
     write_json_atomic(run_dir / "run.json", info)
     t0 = time.perf_counter()
     with limit_threads(tcfg.num_threads):
-        summary = _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume)
+        summary = _fit(method, data, bundle, run_dir, run_cfg, sel_splits, device, resume)
     info.update(summary, wall_time_s=time.perf_counter() - t0, **_epoch_times(run_dir / "metrics.jsonl"))
     best = info.get("best_metric")
     if best is not None and not np.isfinite(best):
@@ -158,7 +202,8 @@ def train(
     tests = (config.get("data") or {}).get("tests")
     if tests and info["status"] != "interrupted":
         write_json_atomic(run_dir / "run.json", info)  # the training is finished even if scoring a list fails
-        results = evaluate_feature_lists(load_method(run_dir, "best", device), config["data"], device)
+        method = load_method(run_dir, "best", device)  # per-trial scores: test_scores/<list>.tsv
+        results = evaluate_feature_lists(method, config["data"], device, run_dir / "test_scores")
         write_json_atomic(run_dir / "test_lists.json", results)
         info["test_lists"] = {k: {"eer": v["eer"], "auc": v["auc"]} for k, v in results.items()}
     write_json_atomic(run_dir / "run.json", info)

@@ -41,6 +41,7 @@ class TrainConfig:
     val_max_items: int = 5000
     val_metric: str = "eer"
     val_fraction: float = 0.1
+    min_val_identities: int = 3  # fewer: selection keeps the last epoch (pipelines.run.prepare_selection)
     val_every: int = 1
     patience: int | None = None
     progress: bool = True

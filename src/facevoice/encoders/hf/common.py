@@ -268,4 +268,5 @@ def family_factory(cls: type, family: str) -> Any:
     params = [p for name, p in inspect.signature(cls).parameters.items() if name != "family"]
     make.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     make.takes_source = getattr(cls, "takes_source", True)  # type: ignore[attr-defined]
+    make.OPTIONS = getattr(cls, "OPTIONS", None)  # the family's --opt names (encoders.base.check_options)
     return make

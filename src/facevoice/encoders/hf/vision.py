@@ -76,6 +76,16 @@ class HFVisionEncoder(BackboneEncoderMixin, Encoder):
 
     modality = "face"
     takes_source = True
+    OPTIONS = {
+        "pooling": "pooler, cls or mean (default pooler)",
+        "layer": "hidden-state index (default: last)",
+        "dtype": "float32, float16 or bfloat16",
+        "detect_faces": "true (crop the largest face, default) or false (tight crops: whole image)",
+        "upsample": "HOG detector upsampling: auto or 0-3",
+        "margin": "context around the detected face (default 0.25)",
+        "fallback": "skip or whole, when no face is found (default skip)",
+        "video_frames": "frames sampled from a video (default 4)",
+    }
 
     def __init__(
         self,

@@ -13,7 +13,8 @@ N = 2..10 in both directions; retrieval).
 Outputs under ``out``: ``results_long.csv`` (one row per method, seed and figure),
 ``results.csv`` (mean ± std over seeds), ``results.json``, ``runs.csv`` (training time per epoch,
 best epoch, ...), ``protocols/``, ``scores/`` (headline trial scores, for the ROC figure) and
-``report.md`` with its figures.
+``report.md`` with its figures. ``references`` may also ask for the ``gender`` (gender-only
+matcher) and ``chance`` rows of :mod:`~facevoice.pipelines.benchmark.references` (off by default).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
 from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
 from facevoice.methods import METHODS
+from facevoice.pipelines.benchmark.references import evaluate_references
 from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
 from facevoice.pipelines.recipes import load_recipe, replace_data, resolve_recipe
@@ -186,7 +188,7 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     cfg = dict(config)
     bench = str(cfg.get("benchmark", "custom"))
     out = Path(cfg.get("out") or Path("reports") / f"benchmark_{bench}")
-    refs = {"cca": True, "oracle": True, **dict(cfg.get("references") or {})}
+    refs = {"cca": True, "oracle": True, "gender": False, "chance": False, **dict(cfg.get("references") or {})}
     methods = list(cfg.get("methods") or [])
     if refs["cca"] and "cca" not in [method_label(m) for m in methods]:
         methods.append("cca")
@@ -211,6 +213,12 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             kinds=ev["kinds"],
         )
         ps.save(out / "protocols")
+        if not len(ps.trials) and not len(ps.galleries):
+            raise BenchmarkError(too_few_test_identities(bundle.manifest))
+        for split in sorted(set(bundle.manifest["split"]) & set(TEST_SPLITS) - set(ps.trials["split"])):
+            log.warning(
+                "no trial on %s: %s", split, too_few_test_identities(bundle.manifest[bundle.manifest["split"] == split])
+            )
     elif not lists:
         raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
     tables, runs, headline, trial_scores = [], [], {}, {}
@@ -233,6 +241,11 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             if lists:  # train() scored the data.tests lists with the selected checkpoint
                 tables.append(lists_table(json.loads((run_dir / "test_lists.json").read_text()), name, seed))
             runs.append(_run_row(name, seed, run_dir, info))
+    if ps is not None:  # gender-only and chance rows, when the recipe asks for them
+        for name, res, head in evaluate_references(refs, bundle.manifest, ps, ev):
+            tables.append(res.assign(method=name, seed=seeds[0]))
+            if head is not None:
+                headline[name] = head
     if oracle is not None and refs["oracle"] and ps is not None:
         res, head = evaluate_oracle(oracle, ps, bundle.manifest, ev)
         tables.append(res.assign(method="oracle", seed=int((cfg.get("data") or {}).get("seed", 0))))
@@ -252,6 +265,21 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     paired = None if ps is None else save_and_compare(out, ps.trials, trial_scores, ev["paired_n_boot"], ev["seed"])
     write_benchmark_outputs(out, pd.concat(tables, ignore_index=True), pd.DataFrame(runs), headline, meta, paired)
     return out
+
+
+def too_few_test_identities(manifest: pd.DataFrame) -> str:
+    """Why no trial could be built: the test identities (with both modalities) of each test split."""
+    parts = []
+    for split in TEST_SPLITS:
+        m = manifest[manifest["split"] == split]
+        if len(m):
+            both = set(m.loc[m["modality"] == "face", "identity"]) & set(m.loc[m["modality"] == "voice", "identity"])
+            parts.append(f"{split}: {len(both)} identit{'y' if len(both) == 1 else 'ies'} with both modalities")
+    return (
+        f"no verification trial or 1:N gallery can be built ({'; '.join(parts)}): they need at least 2 test "
+        "identities with faces and voices; split off more test identities, or repeat over identity folds "
+        "(--folds K)"
+    )
 
 
 def lists_table(results: Mapping[str, Mapping[str, Any]], method: str, seed: int) -> pd.DataFrame:
