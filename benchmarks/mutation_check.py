@@ -132,6 +132,23 @@ MUTANTS: tuple[Mutant, ...] = (
         "labels[:, -1] = 1",
         ("tests/eval",),
     ),
+    # -- media readers ----------------------------------------------------------------------------------
+    Mutant(
+        "media",
+        "face crops one pixel larger than the box and margin ask for",
+        "data/media/faces.py",
+        "half = max(right - left, bottom - top) * (1.0 + margin) / 2.0",
+        "half = max(right - left, bottom - top) * (1.0 + margin) / 2.0 + 1",
+        ("tests/data",),
+    ),
+    Mutant(
+        "media",
+        "video frames not spread to the last frame",
+        "data/media/io.py",
+        "want = set(np.linspace(0, max(total - 1, 0)",
+        "want = set(np.linspace(0, max(total - 2, 0)",
+        ("tests/data",),
+    ),
     # -- CCA baseline --------------------------------------------------------------------------------
     Mutant(
         "cca",
