@@ -22,8 +22,15 @@ ENCODERS.register("dlib-face", "facevoice.encoders.dlib_face:DlibFaceEncoder")
 
 
 def create_encoder(name: str, **kwargs: Any) -> Encoder:
-    """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments."""
-    return ENCODERS.create(name, **kwargs)
+    """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments.
+
+    The name and keyword arguments (less ``device``, which never changes the embeddings) are kept on the
+    encoder as ``build_args`` and written with its description, so that a store, and a run trained on
+    it, can rebuild the same encoder for new media (``facevoice.runs.media``).
+    """
+    encoder = ENCODERS.create(name, **kwargs)
+    encoder.build_args = {"name": name.lower(), "options": {k: v for k, v in kwargs.items() if k != "device"}}
+    return encoder
 
 
 __all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem", "create_encoder"]

@@ -47,6 +47,8 @@ class Encoder(ABC):
     modality: str = ""
     #: audio sample rate the encoder expects (voice encoders only)
     sample_rate: int | None = None
+    #: how :func:`facevoice.encoders.create_encoder` built it (``{"name", "options"}``); None otherwise
+    build_args: dict[str, Any] | None = None
 
     @property
     @abstractmethod
@@ -92,4 +94,5 @@ class Encoder(ABC):
             "options": self.options(),
             "sample_rate": self.sample_rate,
             "num_layers": self.num_layers,
+            "build": self.build_args,
         }
