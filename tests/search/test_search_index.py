@@ -67,7 +67,7 @@ def test_approximate_index_recall_is_measured_against_exact(kind, params, floor)
     Q = unit(Q)
     _, exact = brute_force(G, Q, 10)
     full = resolve_params(kind, 32, len(G), params)
-    index = VectorIndex.create(kind, 32, full, train=G if kind == "ivfpq" else None)
+    index = VectorIndex.create(kind, 32, full, train=G if kind.startswith("ivf") else None)
     index.add(G)
     _, rows = index.search(Q, 10)
     recall10 = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(rows, exact, strict=True)])
@@ -95,9 +95,10 @@ def test_adding_items_without_rebuild_finds_them(kind):
         np.testing.assert_array_equal(index.search(G[:50], 10)[1], once.search(G[:50], 10)[1])
 
 
-def test_ivfpq_adds_after_training(tmp_path):
+@pytest.mark.parametrize(("kind", "params"), [("ivfsq", {"nlist": 16}), ("ivfpq", {"nlist": 16, "nbits": 6})])
+def test_inverted_lists_add_after_training(kind, params):
     G = clustered(300, 10, 32, spread=0.5, seed=4)
-    index = VectorIndex.create("ivfpq", 32, {"nlist": 16, "nbits": 6}, train=G)
+    index = VectorIndex.create(kind, 32, params, train=G)
     index.add(G[:1500])
     index.add(G[1500:])
     assert index.ntotal == 3000
@@ -106,11 +107,11 @@ def test_ivfpq_adds_after_training(tmp_path):
     assert float(np.mean(np.sum(approx * G, axis=1))) > 0.8  # decoded codes stay close to the vectors
 
 
-@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfsq", "ivfpq"])
 def test_save_load_round_trip(tmp_path, kind):
     G = clustered(300, 10, 32, spread=0.5, seed=5)
-    params = resolve_params(kind, 32, len(G), {"nlist": 16, "nbits": 6} if kind == "ivfpq" else None)
-    index = VectorIndex.create(kind, 32, params, train=G if kind == "ivfpq" else None)
+    given = {"ivfsq": {"nlist": 16}, "ivfpq": {"nlist": 16, "nbits": 6}}.get(kind)
+    index = VectorIndex.create(kind, 32, resolve_params(kind, 32, len(G), given), train=G if given else None)
     index.add(G)
     index.save(tmp_path / "x.faiss")
     assert (tmp_path / "x.faiss").read_bytes()[:1] != b"\x80"  # faiss's own format, not a pickle
@@ -139,7 +140,7 @@ def test_non_unit_vectors_are_refused():
 def test_choose_kind_thresholds():
     assert choose_kind(AUTO_EXACT_MAX)[0] == "flat"
     assert choose_kind(AUTO_EXACT_MAX + 1)[0] == "hnsw"
-    assert choose_kind(AUTO_HNSW_MAX + 1)[0] == "ivfpq"
+    assert choose_kind(AUTO_HNSW_MAX + 1)[0] == "ivfsq"
     assert choose_kind(10, "hnsw") == ("hnsw", "requested")
     with pytest.raises(ValueError, match="unknown index kind 'annoy'"):
         choose_kind(10, "annoy")
@@ -153,10 +154,13 @@ def test_params_are_checked_and_filled():
     with pytest.raises(ValueError, match="M must be >= 1"):
         resolve_params("hnsw", 128, 10, {"M": 0})
     p = resolve_params("ivfpq", 128, 1_000_000)
-    assert p["m"] == 32 and 128 % p["m"] == 0  # ~4 dimensions per one-byte code
+    assert p["m"] == 64 and 128 % p["m"] == 0  # ~2 dimensions per one-byte code
     assert p["nlist"] == 4096  # 4 * sqrt(1e6) = 4000 -> the nearest power of two
     assert p["train_size"] >= 39 * p["nlist"]
     with pytest.raises(ValueError, match=r"ivfpq m=5 must divide the dimension 128"):
         resolve_params("ivfpq", 128, 100_000, {"m": 5})
     with pytest.raises(ValueError, match="needs >= .* training vectors, got 500: use --kind flat or hnsw"):
         resolve_params("ivfpq", 128, 500)
+    assert resolve_params("ivfsq", 96, 40_000) == {"nlist": 1024, "nprobe": 64, "train_size": 40_000, "seed": 0}
+    with pytest.raises(ValueError, match="unknown ivfsq index parameter"):
+        resolve_params("ivfsq", 96, 40_000, {"m": 8})

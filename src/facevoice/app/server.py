@@ -214,6 +214,8 @@ def launch_app(
     limits = limits or UploadLimits()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # gradio's own start-up requests, one INFO line each
     searchers = [Searcher(ix, run=run, device=device) for ix in indexes]
+    for s in searchers:  # fail now, in one line, if a run cannot embed uploads (and load the encoders once)
+        s.embedder.encoder(s.query_modality)
     warning = host_warning(host)
     if warning:
         log.warning(warning)

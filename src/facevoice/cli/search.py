@@ -39,12 +39,12 @@ def register(app: typer.Typer) -> None:
         ),
         modality: str = typer.Option(..., "--modality", "-m", help="face or voice: what the index holds"),
         out: Path = typer.Option(..., "--out", "-o", help="index folder (created, or extended with new items)"),
-        kind: str = typer.Option("auto", "--kind", help="auto, flat (exact), hnsw or ivfpq"),
+        kind: str = typer.Option("auto", "--kind", help="auto, flat (exact), hnsw, ivfsq or ivfpq"),
         param: list[str] = typer.Option(
             None,
             "--param",
             help="index parameter key=value (repeatable): hnsw M, ef_construction, ef_search; "
-            "ivfpq nlist, m, nbits, nprobe, train_size",
+            "ivfsq nlist, nprobe, train_size; ivfpq also m, nbits",
         ),
         manifest: Path = typer.Option(None, "--manifest", help="manifest of a store gallery (identities, paths)"),
         which: str = typer.Option("best", "--which", help="best or last checkpoint"),
@@ -69,9 +69,7 @@ def register(app: typer.Typer) -> None:
             f"{report['already_indexed']}, skipped {report['skipped']} {report['skip_reasons'] or ''}".rstrip()
         )
         if report["skipped"]:
-            typer.echo(
-                f"skipped items: {Path(report['index']) / 'index.json'} -> generation folder skips.csv", err=True
-            )
+            typer.echo(f"skipped gallery items (reason, detail): {report['skips_csv']}", err=True)
         typer.echo(json.dumps(report))
 
     @app.command("search")
@@ -85,6 +83,7 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="print the results as one JSON document"),
         out: Path = typer.Option(None, "--out", "-o", help="also write the results: .json, .csv or .tsv"),
         run: Path = typer.Option(None, "--run", help="the index's run, if it moved (its weights must match)"),
+        param: list[str] = typer.Option(None, "--param", help="search parameter for this call: ef_search=, nprobe="),
         device: str = typer.Option("cpu", "--device"),
     ) -> None:
         """Voice file(s) → ranked faces, or face file(s) → ranked voices; unusable queries get a skip line."""
@@ -94,7 +93,12 @@ def register(app: typer.Typer) -> None:
             raise typer.BadParameter("--top-k must be >= 1")
         if aggregate not in ("best", "mean"):
             raise typer.BadParameter("--aggregate must be best or mean")
-        searcher, results = search_index(index, query, top_k=top_k, aggregate=aggregate, run=run, device=device)
+        from facevoice.search import Searcher
+
+        searcher = Searcher(index, run=run, device=device)
+        if param:
+            searcher.folder.index.set_search_params(**_params(param))
+        searcher, results = search_index(searcher, query, top_k=top_k, aggregate=aggregate)
         sys.stdout.flush()
         for r in results:
             if not r.ok:

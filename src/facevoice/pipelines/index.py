@@ -33,7 +33,7 @@ from facevoice.data.manifest import read_manifest
 from facevoice.extract import extract
 from facevoice.runs.media import MediaInputError, RunEmbedder, run_weights_sha256
 from facevoice.search.folder import IndexFolder, IndexFolderError, is_index_folder, other_modality
-from facevoice.search.index import VectorIndex, choose_kind, resolve_params
+from facevoice.search.index import IVF_KINDS, VectorIndex, choose_kind, resolve_params
 from facevoice.store import EmbeddingStore
 
 log = get_logger(__name__)
@@ -173,7 +173,7 @@ def build_index(
     """Build (or extend) the index folder ``out`` with ``gallery``'s ``modality`` items; return a report.
 
     ``kind``: ``auto`` (exact up to :data:`~facevoice.search.index.AUTO_EXACT_MAX` items, then HNSW, then
-    IVF-PQ), ``flat``, ``hnsw`` or ``ivfpq``; ``params``: that kind's parameters (recorded in index.json).
+    IVF-SQ8), ``flat``, ``hnsw``, ``ivfsq`` or ``ivfpq``; ``params``: that kind's parameters (in index.json).
     """
     t0 = time.perf_counter()
     out = Path(out)
@@ -218,7 +218,7 @@ def build_index(
             )
         chosen, why = choose_kind(len(todo), kind)
         full = resolve_params(chosen, Z.shape[1], len(todo), params)
-        index = VectorIndex.create(chosen, Z.shape[1], full, train=Z if chosen == "ivfpq" else None)
+        index = VectorIndex.create(chosen, Z.shape[1], full, train=Z if chosen in IVF_KINDS else None)
         encoders = {
             modality: store.encoder_tag,
             other_modality(modality): run["inputs"].get(other_modality(modality), {}).get("tag", ""),
@@ -250,6 +250,7 @@ def build_index(
         "skip_reasons": dict(Counter(s["reason"] for s in skips)),
         "n_items": folder.meta["n_items"],
         "n_identities": folder.meta["n_identities"],
+        "skips_csv": str(out / folder.meta["generation"] / "skips.csv"),
         **counts,
         "seconds": {"extract": round(t_extract, 3), "project": round(t_project, 3), "build": round(t_build, 3),
                     "total": round(time.perf_counter() - t0, 3)},

@@ -67,6 +67,7 @@ class IndexFolder:
         self.root, self.meta, self.items, self.index, self.skips = Path(root), meta, items, index, skips
         self._ids: set[str] | None = None
         self._by_identity: dict[str, np.ndarray] | None = None
+        self._columns: dict[str, np.ndarray] | None = None
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
@@ -168,6 +169,14 @@ class IndexFolder:
             self._ids = set(self.items["item_id"])
         return self._ids
 
+    def column(self, name: str) -> np.ndarray:
+        """``items[name]`` as a numpy string array, indexed by row (cached: searches read it per query)."""
+        if self._columns is None:
+            self._columns = {}
+        if name not in self._columns:
+            self._columns[name] = self.items[name].to_numpy(str)
+        return self._columns[name]
+
     def identity_rows(self) -> dict[str, np.ndarray]:
         """identity → the rows of its items."""
         if self._by_identity is None:
@@ -200,7 +209,7 @@ class IndexFolder:
             }
         )
         self.items = new if self.items.empty else pd.concat([self.items, new], ignore_index=True)
-        self._ids, self._by_identity = None, None
+        self._ids, self._by_identity, self._columns = None, None, None
         return len(new)
 
     def add_skips(self, records: Iterable[Mapping[str, Any]]) -> int:

@@ -1,22 +1,25 @@
-"""Vector indexes over unit-norm embeddings through faiss: exact, HNSW and IVF-PQ.
+"""Vector indexes over unit-norm embeddings through faiss: exact, HNSW, IVF-SQ8 and IVF-PQ.
 
 Every vector is L2-normalised before it is added or searched, so faiss's inner product is the cosine
 similarity the methods score with, and an exact index ranks exactly as brute-force cosine does.
 
-=========  ==============================================  =============================================
-kind       faiss index                                       when
-=========  ==============================================  =============================================
-``flat``   ``IndexFlatIP``: exact, every vector compared    default up to :data:`AUTO_EXACT_MAX` items
-``hnsw``   ``IndexHNSWFlat`` (inner product): a graph,      above that (sub-millisecond queries at 10^6,
-           full vectors kept, no training                   recall measured by benchmarks/search_bench.py)
-``ivfpq``  ``IndexIVFPQ`` (inner product): coarse k-means   above :data:`AUTO_HNSW_MAX` (HNSW keeps the full
-           lists + product-quantised codes, trained         vectors and the graph, ~0.8 KB per 128-d vector;
-           on a sample                                      IVF-PQ stores ``m`` bytes per vector)
-=========  ==============================================  =============================================
+=========  ==============================================  ==============================================
+kind       faiss index (inner product)                     bytes per 128-d vector; ``auto`` picks it
+=========  ==============================================  ==============================================
+``flat``   ``IndexFlatIP``: exact, every vector compared    512; up to :data:`AUTO_EXACT_MAX` items
+``hnsw``   ``IndexHNSWFlat``: a graph over the full         ~780; up to :data:`AUTO_HNSW_MAX` items
+           vectors, no training
+``ivfsq``  ``IndexIVFScalarQuantizer`` (8 bits): k-means    ~140; above :data:`AUTO_HNSW_MAX` items
+           lists, trained on a sample
+``ivfpq``  ``IndexIVFPQ``: k-means lists + product-         ``m`` (+8 for the id); only when asked for
+           quantised codes, trained on a sample
+=========  ==============================================  ==============================================
 
 Build and search parameters are explicit (``params``) and recorded with the index; approximate search
-quality is never assumed: the benchmark measures recall against the exact index in the same run.
-faiss is imported inside the functions (an optional dependency, the ``[search]`` extra).
+quality is never assumed: benchmarks/search_bench.py measures recall against the exact index in the
+same run (docs/search.md has the table the defaults below come from). Voice queries lie far from the
+face clusters, so inverted lists need many probes (``nprobe``) to reach the exact neighbours; the
+defaults favour recall. faiss is imported inside the functions (an optional dependency, ``[search]``).
 """
 
 from __future__ import annotations
@@ -29,18 +32,29 @@ from typing import Any
 
 import numpy as np
 
-KINDS = ("flat", "hnsw", "ivfpq")
+KINDS = ("flat", "hnsw", "ivfsq", "ivfpq")
+IVF_KINDS = ("ivfsq", "ivfpq")
 AUTO_EXACT_MAX = 50_000
-AUTO_HNSW_MAX = 5_000_000
+AUTO_HNSW_MAX = 10_000_000  # ~8 GB of HNSW at 128-d; beyond, 8-bit codes take a fifth of it
 
 #: Parameters of each kind; ``None`` = chosen from the data size (:func:`resolve_params`).
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "flat": {},
-    "hnsw": {"M": 32, "ef_construction": 80, "ef_search": 64},
-    "ivfpq": {"nlist": None, "m": None, "nbits": 8, "nprobe": 32, "train_size": None, "seed": 0},
+    # at 10^6 128-d faces: recall@10 0.96 at 0.6 ms per query on one thread (docs/search.md)
+    "hnsw": {"M": 32, "ef_construction": 40, "ef_search": 128},
+    # at 10^6: recall@10 0.87 at 0.8 ms (nprobe 64); 0.77 at nprobe 32
+    "ivfsq": {"nlist": None, "nprobe": 64, "train_size": None, "seed": 0},
+    # at 10^6: recall@10 0.70 with m = d/2 at nprobe 64; 0.40 with m = d/4 at nprobe 32
+    "ivfpq": {"nlist": None, "m": None, "nbits": 8, "nprobe": 64, "train_size": None, "seed": 0},
 }
 #: Parameters that only change how the index is searched (may be changed after building).
-SEARCH_PARAMS = {"hnsw": ("ef_search",), "ivfpq": ("nprobe",), "flat": ()}
+SEARCH_PARAMS = {"flat": (), "hnsw": ("ef_search",), "ivfsq": ("nprobe",), "ivfpq": ("nprobe",)}
+FAISS_CLASSES = {
+    "flat": "IndexFlatIP",
+    "hnsw": "IndexHNSWFlat",
+    "ivfsq": "IndexIVFScalarQuantizer",
+    "ivfpq": "IndexIVFPQ",
+}
 
 
 def _faiss():
@@ -67,12 +81,12 @@ def choose_kind(n_items: int, kind: str = "auto") -> tuple[str, str]:
         return "flat", f"auto: {n_items:,} items <= {AUTO_EXACT_MAX:,} (exact search)"
     if n_items <= AUTO_HNSW_MAX:
         return "hnsw", f"auto: {AUTO_EXACT_MAX:,} < {n_items:,} items <= {AUTO_HNSW_MAX:,}"
-    return "ivfpq", f"auto: {n_items:,} items > {AUTO_HNSW_MAX:,} (compressed codes)"
+    return "ivfsq", f"auto: {n_items:,} items > {AUTO_HNSW_MAX:,} (8-bit codes)"
 
 
 def _pq_subquantizers(dim: int) -> int:
-    """Default PQ ``m``: about 4 dimensions per one-byte code, and a divisor of ``dim``."""
-    target = max(1, dim // 4)
+    """Default PQ ``m``: about 2 dimensions per one-byte code, and a divisor of ``dim``."""
+    target = max(1, dim // 2)
     return max(m for m in range(1, target + 1) if dim % m == 0)
 
 
@@ -92,20 +106,24 @@ def resolve_params(kind: str, dim: int, n_items: int, given: Mapping[str, Any] |
     for key, value in params.items():
         if value is not None and key != "seed" and int(value) < 1:
             raise ValueError(f"{kind} parameter {key} must be >= 1, got {value}")
-    if kind == "ivfpq":
+    if kind in IVF_KINDS:
         if params["nlist"] is None:  # about 4 sqrt(n) lists (faiss's guidance), a power of two
             params["nlist"] = int(2 ** round(math.log2(max(16.0, 4 * math.sqrt(max(n_items, 1))))))
-        if params["m"] is None:
-            params["m"] = _pq_subquantizers(dim)
-        if dim % int(params["m"]):
-            raise ValueError(f"ivfpq m={params['m']} must divide the dimension {dim}")
+        centroids = int(params["nlist"])
+        if kind == "ivfpq":
+            if params["m"] is None:
+                params["m"] = _pq_subquantizers(dim)
+            if dim % int(params["m"]):
+                raise ValueError(f"ivfpq m={params['m']} must divide the dimension {dim}")
+            centroids = max(centroids, 2 ** int(params["nbits"]))
         if params["train_size"] is None:  # k-means wants >= 39 points per centroid (faiss warns below)
-            params["train_size"] = int(min(n_items, max(64 * int(params["nlist"]), 64 * 2 ** int(params["nbits"]))))
-        need = 39 * max(int(params["nlist"]), 2 ** int(params["nbits"]))
+            params["train_size"] = int(min(n_items, 64 * centroids))
+        need = 39 * centroids
         if min(n_items, int(params["train_size"])) < need:
+            got = min(n_items, int(params["train_size"]))
             raise ValueError(
-                f"an ivfpq index with nlist={params['nlist']}, nbits={params['nbits']} needs >= {need:,} training "
-                f"vectors, got {min(n_items, int(params['train_size'])):,}: use --kind flat or hnsw for this gallery"
+                f"an {kind} index with {centroids:,} k-means centroids (nlist / 2^nbits) needs >= {need:,} training "
+                f"vectors, got {got:,}: use --kind flat or hnsw for this gallery"
             )
     return {k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in params.items()}
 
@@ -125,10 +143,9 @@ class VectorIndex:
     def create(
         cls, kind: str, dim: int, params: Mapping[str, Any] | None = None, train: np.ndarray | None = None
     ) -> VectorIndex:
-        """An empty index of ``kind``; ``params`` as returned by :func:`resolve_params`."""
+        """An empty index of ``kind`` (``ivf*`` kinds are trained on ``train``); ``params``: :func:`resolve_params`."""
         faiss = _faiss()
-        n_train = 0 if train is None else len(train)
-        params = resolve_params(kind, dim, n_train, params) if kind == "ivfpq" else resolve_params(kind, dim, 0, params)
+        params = resolve_params(kind, dim, len(train) if kind in IVF_KINDS and train is not None else 0, params)
         if kind == "flat":
             index = faiss.IndexFlatIP(dim)
         elif kind == "hnsw":
@@ -137,17 +154,21 @@ class VectorIndex:
             index.hnsw.efSearch = params["ef_search"]
         else:
             quantizer = faiss.IndexFlatIP(dim)
-            index = faiss.IndexIVFPQ(
-                quantizer, dim, params["nlist"], params["m"], params["nbits"], faiss.METRIC_INNER_PRODUCT
-            )
+            if kind == "ivfsq":
+                index = faiss.IndexIVFScalarQuantizer(
+                    quantizer, dim, params["nlist"], faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+                )
+            else:
+                index = faiss.IndexIVFPQ(
+                    quantizer, dim, params["nlist"], params["m"], params["nbits"], faiss.METRIC_INNER_PRODUCT
+                )
+                index.pq.cp.seed = int(params["seed"])
             index.nprobe = params["nprobe"]
+            index.cp.seed = int(params["seed"])  # seeded k-means: the same data builds the same index
             sample = _as_unit_rows(train, dim)
             if len(sample) > params["train_size"]:
                 rng = np.random.default_rng(params["seed"])
                 sample = sample[np.sort(rng.choice(len(sample), params["train_size"], replace=False))]
-            # seeded k-means (coarse lists and PQ codebooks): the same data builds the same index
-            index.cp.seed = int(params["seed"])
-            index.pq.cp.seed = int(params["seed"])
             index.train(sample)
         return cls(index, kind, params)
 
@@ -183,7 +204,7 @@ class VectorIndex:
             self.params[key] = int(value)
         if self.kind == "hnsw":
             self.index.hnsw.efSearch = self.params["ef_search"]
-        elif self.kind == "ivfpq":
+        elif self.kind in IVF_KINDS:
             self.index.nprobe = self.params["nprobe"]
 
     def search(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -209,11 +230,11 @@ class VectorIndex:
         return scores, rows.astype(np.int64)
 
     def reconstruct(self, rows: np.ndarray) -> np.ndarray:
-        """Stored vectors of ``rows`` (n, D): exact for flat / hnsw, the decoded PQ approximation for ivfpq."""
+        """Stored vectors of ``rows`` (n, D): exact for flat / hnsw, the decoded codes for ivfsq / ivfpq."""
         rows = np.asarray(rows, dtype=np.int64)
         if rows.size and (rows.min() < 0 or rows.max() >= self.ntotal):
             raise IndexError(f"rows outside [0, {self.ntotal})")
-        if self.kind == "ivfpq" and not self._direct_map:
+        if self.kind in IVF_KINDS and not self._direct_map:
             _faiss().extract_index_ivf(self.index).make_direct_map()
             self._direct_map = True
         if rows.size == 0:
@@ -238,7 +259,7 @@ class VectorIndex:
             index = faiss.read_index(str(path))
         except RuntimeError as exc:
             raise ValueError(f"{path}: not a readable faiss index ({str(exc).splitlines()[0][:200]})") from exc
-        expected = {"flat": "IndexFlatIP", "hnsw": "IndexHNSWFlat", "ivfpq": "IndexIVFPQ"}[kind]
+        expected = FAISS_CLASSES[kind]
         if type(index).__name__ != expected:
             raise ValueError(f"{path}: holds a {type(index).__name__}, but the index folder says {kind}")
         out = cls(index, kind, params)
@@ -249,7 +270,7 @@ class VectorIndex:
 def _as_unit_rows(X: np.ndarray | None, dim: int) -> np.ndarray:
     """``X`` as a C-contiguous float32 (n, dim) array of unit rows (it must already be normalised)."""
     if X is None:
-        raise ValueError("an ivfpq index needs training vectors")
+        raise ValueError("an inverted-list (ivf*) index needs training vectors")
     X = np.ascontiguousarray(np.atleast_2d(np.asarray(X, dtype=np.float32)))
     if X.shape[1] != dim:
         raise ValueError(f"vectors must be {dim}-d, got shape {X.shape}")

@@ -140,8 +140,7 @@ class Searcher:
         n = self.folder.index.ntotal
         pool = min(n, max(top_k, 10 * top_k, 100))
         scores, rows = self.folder.index.search(Z, max(pool, 1))
-        items = self.folder.items
-        ids, idents, paths = (items[c].to_numpy(str) for c in ("item_id", "identity", "path"))
+        ids, idents, paths = (self.folder.column(c) for c in ("item_id", "identity", "path"))
         out = []
         for z, s, r in zip(Z, scores, rows, strict=True):
             keep = r >= 0
@@ -159,7 +158,7 @@ class Searcher:
         """Identities met among the retrieved items, scored over all their items (best or mean cosine).
 
         Item scores come from the index's stored vectors: exact for flat and hnsw, the decoded PQ codes
-        for ivfpq. An identity none of whose items was retrieved in the pool is not ranked.
+        for ivfsq / ivfpq. An identity none of whose items was retrieved in the pool is not ranked.
         """
         by_identity = self.folder.identity_rows()
         candidates = list(dict.fromkeys(idents[rows].tolist()))
