@@ -217,3 +217,29 @@ def test_cli_errors_are_one_line(world, tmp_path, monkeypatch, capsys):
         err = capsys.readouterr().err
         assert exc.value.code in (1, 2) and message in err, err
         assert "Traceback" not in err
+
+
+@pytest.mark.shared_data
+def test_an_imported_checkpoint_indexes_vectors_and_refuses_media(shared_data, tmp_path):
+    """A released FOP checkpoint knows nothing of the encoders behind its 4096/512-d inputs: its index is
+    built from user-supplied feature vectors and queried with vectors; media get one clear line."""
+    from facevoice.interop.fop_checkpoint import import_fop_run
+
+    run = import_fop_run(shared_data / "checkpoints" / "fop_mavceleb_v1_english.pth.tar", tmp_path / "run")
+    rng = np.random.default_rng(0)
+    rows = [{"item_id": f"face:{i}", "identity": f"p{i // 3}", "modality": "face", "path": f"/f/{i}.jpg",
+             "split": "test"} for i in range(30)]  # fmt: skip
+    write_manifest(pd.DataFrame(rows), tmp_path / "m.parquet")
+    store = EmbeddingStore.create(tmp_path / "vgg", "vggface-fc7 (released features)", 4096)
+    store.write_shard([r["item_id"] for r in rows], rng.standard_normal((30, 4096)).astype(np.float32))
+    report = build_index(
+        run, tmp_path / "vgg", "face", tmp_path / "ix", manifest=tmp_path / "m.parquet", progress=False
+    )
+    assert report["added"] == 30
+    np.save(tmp_path / "q.npy", rng.standard_normal((2, 512)).astype(np.float32))
+    _, results = search_index(tmp_path / "ix", tmp_path / "q.npy", top_k=3)
+    assert [r.status for r in results] == ["ok", "ok"] and len(results[0].hits) == 3
+    with pytest.raises(
+        MediaInputError, match=r"voice inputs are pre-extracted features \(no encoder recorded, 512-d\)"
+    ):
+        Searcher(tmp_path / "ix").search_files([tmp_path / "clip.wav"])

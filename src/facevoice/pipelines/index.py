@@ -206,7 +206,12 @@ def build_index(
     if len(todo) and not ok.all():
         for row in todo[~ok].itertuples(index=False):
             skips.append(
-                {"item_id": row.item_id, "path": row.path, "reason": "encode_error", "detail": "zero projection"}
+                {
+                    "item_id": row.item_id,
+                    "path": row.path,
+                    "reason": "encode_error",
+                    "detail": f"{row.path or row.item_id}: zero or non-finite projection",
+                }  # fmt: skip
             )
         Z, todo = Z[ok], todo[ok].reset_index(drop=True)
     t_project = time.perf_counter() - t0 - t_extract
