@@ -72,6 +72,8 @@ class Encoder(ABC):
     sample_rate: int | None = None
     #: built from a user-named ``source`` (hub name, model folder, config); False: its weights are packaged
     takes_source: bool = False
+    #: how :func:`facevoice.encoders.create_encoder` built it (``{"name", "options"}``); None otherwise
+    build_args: dict[str, Any] | None = None
 
     @property
     @abstractmethod
@@ -117,15 +119,21 @@ class Encoder(ABC):
             "options": self.options(),
             "sample_rate": self.sample_rate,
             "num_layers": self.num_layers,
+            "build": self.build_args,
         }
 
 
 def create_encoder(name: str, **kwargs: Any) -> Encoder:
     """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments.
 
-    Unknown names and options raise one line listing the valid ones.
+    Unknown names and options raise one line listing the valid ones. The name and keyword arguments
+    (less ``device``, which never changes the embeddings) are kept on the encoder as ``build_args`` and
+    written with its description, so that a store, and a run trained on it, can rebuild the same encoder
+    for new media (``facevoice.runs.media``).
     """
-    return ENCODERS.create(name, **kwargs)
+    encoder = ENCODERS.create(name, **kwargs)
+    encoder.build_args = {"name": name.lower(), "options": {k: v for k, v in kwargs.items() if k != "device"}}
+    return encoder
 
 
 def encoder_takes_source(name: str) -> bool:

@@ -4,7 +4,9 @@ Run directory::
 
     config.yaml          the resolved recipe (after overrides)
     run.json             method, dims, classes, git sha, data fingerprint (manifest / embedding hashes,
-                         encoder tags), selection (+ val_metric), status, best epoch, mean time per epoch
+                         encoder tags), inputs (per modality: the encoder to rebuild for new media, or
+                         external features; facevoice.runs.inputs), selection (+ val_metric), status,
+                         best epoch, mean time per epoch
     classes.json         class index -> training identity (and identities dropped for lack of a modality)
     metrics.jsonl        one line per epoch
     checkpoints/last/    weights + resume state;  checkpoints/best/  weights selected on validation
@@ -40,6 +42,7 @@ from facevoice.methods.base import Method
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data, split_bundle
 from facevoice.pipelines.schedule import adapt_schedule
 from facevoice.runs.checkpoint import save_checkpoint
+from facevoice.runs.inputs import inputs_from_bundle
 from facevoice.runs.loading import embed_array, load_method
 from facevoice.train.config import TrainConfig
 from facevoice.train.data import TrainData
@@ -182,6 +185,7 @@ def train(
         "torch": torch.__version__,
         "device": device,
         "data": fingerprint,
+        "inputs": inputs_from_bundle(bundle),  # how new media becomes this run's input features
         "n_parameters": int(sum(p.numel() for p in method.parameters())),
         "n_trainable_parameters": int(sum(p.numel() for p in method.parameters() if p.requires_grad)),
         "status": "running",
