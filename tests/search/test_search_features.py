@@ -240,6 +240,7 @@ def test_an_imported_checkpoint_indexes_vectors_and_refuses_media(shared_data, t
     _, results = search_index(tmp_path / "ix", tmp_path / "q.npy", top_k=3)
     assert [r.status for r in results] == ["ok", "ok"] and len(results[0].hits) == 3
     with pytest.raises(
-        MediaInputError, match=r"voice inputs are pre-extracted features \(external:[^,]*, 512-d\) that facevoice cannot"
+        MediaInputError,
+        match=r"voice inputs are pre-extracted features \(external:[^,]*, 512-d\) that facevoice cannot",
     ):
         Searcher(tmp_path / "ix").search_files([tmp_path / "clip.wav"])
