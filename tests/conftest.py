@@ -36,3 +36,28 @@ def shared_data() -> Path:
             "(../shared/data relative to the repository root)"
         )
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def example_index(shared_data, tmp_path_factory) -> dict:
+    """The ``make app`` example on a small gallery (3 ORL people, 3 FSDD speakers as distractors), built once
+    per test session and shared by the pytest-xdist workers (a file lock guards it; every step resumes).
+
+    ``$FACEVOICE_EXAMPLE`` points at an already built example instead (e.g. the full one, for screenshots).
+    """
+    import os
+
+    from filelock import FileLock
+
+    from facevoice.pipelines.example import build_example
+
+    given = os.environ.get("FACEVOICE_EXAMPLE")
+    if given:
+        out = Path(given)
+        return {"faces": str(out / "faces"), "voices": str(out / "voices"), "run": str(out / "run"), "root": out}
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the parent is per session under xdist
+    out = root / "facevoice-example"
+    with FileLock(str(out) + ".lock"):
+        result = build_example(shared_data, out, progress=False, workers=1, distractors=3)
+    return {**result, "root": out}

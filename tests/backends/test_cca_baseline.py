@@ -94,3 +94,60 @@ def test_auto_rule_ignores_spurious_components():
         return S[same].mean() - S[~same].mean()
 
     assert gap(auto) > gap(full) + 0.1
+
+
+def _reference_centroid_cca_scores(face, face_ids, voice, voice_ids, n_pca, k, reg, probe_f, probe_v):
+    """Scores of row-aligned probe pairs by a direct numpy computation of PCA -> centroid CCA -> cosine.
+
+    PCA by an SVD of the centred items, centroids of each identity's PCA coordinates, canonical weights
+    from scipy's matrix square root of the ridged covariances. Signs of PCA axes and canonical pairs
+    differ from the library's at will; cosines of (face, voice) pairs do not depend on them.
+    """
+    from scipy.linalg import sqrtm
+
+    def pca(X):
+        mu = X.mean(0)
+        _, _, Vt = np.linalg.svd(X - mu, full_matrices=False)
+        return lambda Y: (Y - mu) @ Vt[:n_pca].T
+
+    pf, pv = pca(face), pca(voice)
+    common = sorted(set(face_ids) & set(voice_ids))
+    F = np.stack([pf(face[face_ids == i]).mean(0) for i in common])
+    V = np.stack([pv(voice[voice_ids == i]).mean(0) for i in common])
+    mf, mv = F.mean(0), V.mean(0)  # the centring the transform must apply to new items too
+    Fc, Vc = F - mf, V - mv
+    n = len(common)
+    Cff, Cvv, Cfv = Fc.T @ Fc / (n - 1), Vc.T @ Vc / (n - 1), Fc.T @ Vc / (n - 1)
+
+    def inv_sqrt(C):
+        C = C + reg * np.trace(C) / len(C) * np.eye(len(C))
+        return np.linalg.inv(np.real(sqrtm(C)))
+
+    Wf, Wv = inv_sqrt(Cff), inv_sqrt(Cvv)
+    U, _, Vt = np.linalg.svd(Wf @ Cfv @ Wv)
+    Af, Av = Wf @ U[:, :k], Wv @ Vt.T[:, :k]
+    zf, zv = (pf(probe_f) - mf) @ Af, (pv(probe_v) - mv) @ Av
+    return np.sum(zf * zv, 1) / (np.linalg.norm(zf, axis=1) * np.linalg.norm(zv, axis=1))
+
+
+def test_scores_match_a_direct_computation_with_unequal_counts():
+    """With 1 face and 5 voices per training identity (or the reverse), the mean of the paired rows is not the
+    PCA mean, so new items must be centred on the paired rows' mean before projection: a transform that
+    skips it scores differently from the direct computation."""
+    rng = np.random.default_rng(7)
+    n_ids, shared = 80, 3
+    s = rng.normal(size=(n_ids, shared))
+    A, B = rng.normal(size=(shared, 24)), rng.normal(size=(shared, 18))
+    n_face = np.where(np.arange(n_ids) % 2 == 0, 1, 5)  # unequal counts in both directions
+    n_voice = 6 - n_face
+    fi, vi = np.repeat(np.arange(n_ids), n_face), np.repeat(np.arange(n_ids), n_voice)
+    face = s[fi] @ A + 2.0 + 0.7 * rng.normal(size=(len(fi), 24))
+    voice = s[vi] @ B - 1.0 + 0.7 * rng.normal(size=(len(vi), 18))
+    face_ids, voice_ids = fi.astype(str), vi.astype(str)
+    probe_f = rng.normal(size=(50, 24)) + 2.0
+    probe_v = rng.normal(size=(50, 18)) - 1.0
+    cca = CCABaseline(n_pca=8, n_components=3, reg=1e-3, pairing="centroid").fit(face, face_ids, voice, voice_ids)
+    want = _reference_centroid_cca_scores(face, face_ids, voice, voice_ids, 8, 3, 1e-3, probe_f, probe_v)
+    np.testing.assert_allclose(cca.score(probe_f, probe_v), want, atol=1e-5)
+    # the paired rows' mean really is away from the PCA mean here (otherwise the check could not fail)
+    assert np.linalg.norm(cca.mean_["face"]) > 0.05 and np.linalg.norm(cca.mean_["voice"]) > 0.05

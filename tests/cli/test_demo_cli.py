@@ -1,9 +1,13 @@
 """The main job end to end on a small simulation: every method trained, every protocol, a report."""
 
+import torch
 from typer.testing import CliRunner
 
 from facevoice.cli import app
 from facevoice.cli.demo import headline_table
+from facevoice.methods import METHODS
+from facevoice.methods.base import Method
+from facevoice.pipelines.demo import demo_config
 
 
 def test_demo_small_end_to_end(tmp_path):
@@ -31,3 +35,21 @@ def test_demo_small_end_to_end(tmp_path):
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0, again.output
     assert [p.stat().st_mtime_ns for p in run_files] == before
+
+
+class _Throwaway(Method):
+    def embed(self, x: torch.Tensor, modality: str) -> torch.Tensor:
+        return x
+
+
+def test_demo_runs_the_registry_s_trainable_methods(tmp_path):
+    """No hand-kept list: a newly registered trainable method joins the demo, the training-free CCA does not."""
+    methods = demo_config(tmp_path)["methods"]
+    assert {"contrastive", "fop", "paeff", "sbnet", "ssos"} <= set(methods) and "cca" not in methods
+    assert methods == sorted(methods)
+    METHODS.register("zz_throwaway", _Throwaway)
+    try:
+        assert demo_config(tmp_path)["methods"][-1] == "zz_throwaway"
+    finally:
+        METHODS.unregister("zz_throwaway")
+    assert demo_config(tmp_path, methods=["fop"])["methods"] == ["fop"]

@@ -18,6 +18,8 @@ def test_auto_upsample_targets_small_images():
 
 
 def test_detects_orl_faces(shared_data):
+    """ORL images are 92 x 112 head-and-shoulders shots with the face in the middle: a detected box must be
+    centred there and span a third to the whole of the width (not a corner, not the whole frame)."""
     files = [shared_data / "orl_faces" / f"s{i}" / "1.pgm" for i in range(1, 9)]
     found = 0
     for f in files:
@@ -26,16 +28,24 @@ def test_detects_orl_faces(shared_data):
         if boxes:
             found += 1
             left, top, right, bottom = boxes[0]
-            assert 0 <= left < right <= img.shape[1] and 0 <= top < bottom <= img.shape[0]
+            h, w = img.shape[:2]
+            assert 0 <= left < right <= w and 0 <= top < bottom <= h
+            cx, cy = (left + right) / 2, (top + bottom) / 2
+            assert w / 3 < cx < 2 * w / 3 and h / 4 < cy < 3 * h / 4, (f, boxes[0])
+            assert w / 3 <= right - left <= w, (f, boxes[0])
     assert found >= 6
 
 
 def test_crop_box_is_square_and_clipped():
-    img = np.zeros((100, 80, 3), np.uint8)
+    # every pixel holds its own coordinates, so a crop shows exactly which region it took
+    yy, xx = np.mgrid[0:100, 0:80]
+    img = np.stack([yy, xx, np.zeros_like(yy)], axis=-1).astype(np.uint8)
+    # box 40 x 40 centred at (40, 50), margin 0.5 -> a 60 x 60 square centred there: x 10..70, y 20..80
     crop = crop_box(img, (20, 30, 60, 70), margin=0.5)
-    assert crop.shape == (60, 60, 3)
+    np.testing.assert_array_equal(crop, img[20:80, 10:70])
+    # centred at (20, 20): x and y -10..50, clipped to the image: 0..50
     edge = crop_box(img, (0, 0, 40, 40), margin=0.5)
-    assert edge.shape[:2] == (50, 50)
+    np.testing.assert_array_equal(edge, img[0:50, 0:50])
 
 
 def test_no_face_skip_and_fallback(shared_data):

@@ -101,3 +101,16 @@ def test_errors_name_the_problem(shared_data, vox, tmp_path):
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="missing column"):
         prepare_voxceleb1(wav, frames, bad)
+
+
+def test_files_left_out_are_recorded_beside_the_manifest(shared_data, vox, tmp_path):
+    import pandas as pd
+
+    from facevoice.data.corpora.folder import prepare_skips_path
+
+    wav, frames, _ = vox
+    _touch(wav / "loose.wav")  # not under <VoxCeleb1 ID>/
+    prepare_voxceleb1(wav, frames, shared_data / "voxceleb1" / "vox1_meta.csv", tmp_path / "m.parquet")
+    skips = pd.read_csv(prepare_skips_path(tmp_path / "m.parquet"))
+    by_reason = dict(zip(skips["reason"], skips["path"], strict=True))
+    assert by_reason["no_meta"].endswith("id99999/v1/00001.wav") and by_reason["outside_layout"].endswith("loose.wav")

@@ -6,12 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from facevoice.encoders import ENCODERS, create_encoder
+from facevoice.encoders import ENCODERS, create_encoder, encoder_takes_source
 from facevoice.encoders.hf.audio import HFAudioEncoder, audio_forward, prepare_audio
 from facevoice.encoders.hf.common import load_backbone, masked_mean, tiny_config, weighted_layer_sum, weights_hash
+from facevoice.encoders.hf.families import FAMILIES, families_of
 
-AUDIO = ["wavlm", "hubert", "wav2vec2"]
-VISION = ["siglip", "clip", "dinov2"]
+# every family of the table: a new family is tested by the loops below
+AUDIO = [f.name for f in families_of("voice")]
+VISION = [f.name for f in families_of("face")]
 
 
 def _waves(lengths=(4000, 1600, 2800), seed=0):
@@ -25,8 +27,23 @@ def _images(n=3, seed=0):
 
 
 def test_registry_lists_all_families():
+    assert AUDIO + VISION and set(AUDIO + VISION) == set(FAMILIES)
     for name in AUDIO + VISION + ["resemblyzer", "dlib-face", "hf-audio", "hf-vision"]:
         assert name in ENCODERS
+    for name in AUDIO + VISION + ["hf-audio", "hf-vision"]:
+        assert encoder_takes_source(name)
+    assert not encoder_takes_source("resemblyzer") and not encoder_takes_source("dlib-face")
+    with pytest.raises(ValueError, match=r"encoder 'wavlm': unknown argument\(s\) \['pooling'\]"):
+        create_encoder("wavlm", source=tiny_config("wavlm"), pooling="mean")
+
+
+@pytest.mark.parametrize("family", AUDIO + VISION)
+def test_every_family_builds_from_its_tiny_config_and_embeds(family):
+    enc = create_encoder(family, source=tiny_config(family))
+    assert enc.name == family and enc.modality == FAMILIES[family].modality
+    out = enc.encode(_waves() if enc.modality == "voice" else _images(), layers=True)
+    assert out.embeddings.shape == (3, enc.dim) and np.isfinite(out.embeddings).all()
+    assert out.layers.shape == (enc.num_layers, 3, enc.dim)
 
 
 def test_masked_mean_matches_loop():

@@ -65,6 +65,14 @@ def tiny_config(manifest_path: Path, setting: str = "both", **train: object) -> 
         "lora": {"setting": setting, "rank": 4, "alpha": 8, "dropout": 0.0, "targets": "all"},
         "model": {"embed_dim": 16, "head_hidden": 32, "head_dropout": 0.0},
         "data": {"crop_seconds": 0.25},
-        "train": {"epochs": 2, "batch_size": 8, "warmup_steps": 1, "eval_batch_size": 8, "lr_lora": 1e-3, **train},
+        "train": {
+            "epochs": 2,
+            "batch_size": 8,
+            "warmup_steps": 1,
+            "eval_batch_size": 8,
+            "lr_lora": 1e-3,
+            "progress": False,
+        }
+        | train,
         "eval": {"splits": ["test_unseen"]},
     }

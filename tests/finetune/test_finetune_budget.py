@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from finetune_media import TINY_AUDIO, TINY_VISION
 
-from facevoice.finetune.budget import dry_run, meta_backbone, parameter_report
+from facevoice.encoders.hf.common import load_backbone, tiny_config
+from facevoice.encoders.hf.families import FAMILIES, MODEL_TYPES
+from facevoice.finetune.budget import HUB_PRESETS, PRESETS, dry_run, meta_backbone, parameter_report
 from facevoice.finetune.model import build_dual_encoder
 
 
@@ -43,3 +45,17 @@ def test_meta_backbone_refuses_to_download() -> None:
     with pytest.raises(ValueError, match="without downloading"):
         meta_backbone("someone/some-model")
     assert sum(p.numel() for p in meta_backbone("microsoft/wavlm-large").parameters()) == 315_453_120
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_every_family_has_a_tiny_preset_the_size_of_the_real_model(family: str) -> None:
+    real = sum(p.numel() for p in load_backbone(tiny_config(family)).model.parameters())
+    assert sum(p.numel() for p in meta_backbone(f"tiny-{family}").parameters()) == real
+
+
+def test_full_size_presets_build_without_weights() -> None:
+    for hub, preset in HUB_PRESETS.items():
+        assert preset in PRESETS, hub
+    for name, spec in PRESETS.items():
+        model = meta_backbone(name)
+        assert MODEL_TYPES[model.config.model_type] == spec["family"], name

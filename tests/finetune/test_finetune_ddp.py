@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from torch.testing import assert_close
 
 from facevoice.data.manifest import write_manifest
-from facevoice.finetune.trainer import finetune
+from facevoice.finetune.run import finetune
 
 
 def test_two_processes_match_one_process(tmp_path: Path) -> None:
@@ -35,10 +35,10 @@ def test_two_processes_match_one_process(tmp_path: Path) -> None:
     assert run2["rank_sync_max_abs_diff"] == 0.0  # both ranks hold identical parameters
     for h1, h2 in zip(run1["history"], run2["history"], strict=True):
         assert h1["step"] == h2["step"] == 2 * h1["epoch"]
-        assert abs(h1["loss"] - h2["loss"]) < 1e-5 and abs(h1["val_eer"] - h2["val_eer"]) < 1e-9
+        assert abs(h1["train_loss"] - h2["train_loss"]) < 1e-5 and abs(h1["val_eer"] - h2["val_eer"]) < 1e-9
     assert run1["best_epoch"] == run2["best_epoch"]
-    a = load_file(str(tmp_path / "one" / "seed_0" / "state_last.safetensors"))
-    b = load_file(str(tmp_path / "two" / "seed_0" / "state_last.safetensors"))
+    a = load_file(str(tmp_path / "one" / "seed_0" / "checkpoints" / "last" / "model.safetensors"))
+    b = load_file(str(tmp_path / "two" / "seed_0" / "checkpoints" / "last" / "model.safetensors"))
     assert a.keys() == b.keys() and any("lora_" in k for k in a)
     for k in a:
         assert_close(a[k], b[k], rtol=1e-4, atol=1e-5, msg=k)

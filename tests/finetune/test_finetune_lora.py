@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 import torch
-from finetune_media import TINY_AUDIO, TINY_VISION
 
-from facevoice.encoders.hf.common import load_backbone
+from facevoice.encoders.hf.common import load_backbone, tiny_config
+from facevoice.encoders.hf.families import FAMILIES, LORA_LAYOUTS, families_of
 from facevoice.finetune.lora import (
     apply_lora,
     lora_parameters,
@@ -17,8 +18,9 @@ from facevoice.finetune.lora import (
     target_regex,
 )
 
-AUDIO = {f: {**TINY_AUDIO, "family": f} for f in ("wavlm", "hubert", "wav2vec2")}
-VISION = {f: {**TINY_VISION, "family": f} for f in ("siglip", "clip", "dinov2")}
+# every family of the table, as a tiny randomly initialised model
+AUDIO = {f.name: tiny_config(f.name) for f in families_of("voice")}
+VISION = {f.name: tiny_config(f.name) for f in families_of("face")}
 
 
 def _inputs(model: torch.nn.Module, audio: bool) -> dict[str, torch.Tensor]:
@@ -50,6 +52,17 @@ def test_every_lora_parameter_gets_a_gradient_and_no_frozen_one(family: str) -> 
     frozen_with_grad = [n for n, p in peft_model.named_parameters() if not p.requires_grad and p.grad is not None]
     assert frozen_with_grad == []
     assert all(p.requires_grad == ("lora_" in n) for n, p in peft_model.named_parameters())
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_the_family_table_names_the_model_types_its_models_report(family: str) -> None:
+    """A built model's ``config.model_type`` has a LoRA layout, and every role path exists in every layer."""
+    model = load_backbone(tiny_config(family)).model
+    layout = LORA_LAYOUTS[model.config.model_type]
+    names = {n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    for role, path in layout.roles.items():
+        hits = [n for n in names if re.fullmatch(rf"(?:.*\.)?{layout.layers}\.\d+\.{re.escape(path)}", n)]
+        assert len(hits) == model.config.num_hidden_layers, f"{family}: role {role} ({path}) found in {hits}"
 
 
 def test_wavlm_attention_needs_the_fix() -> None:

@@ -1,4 +1,5 @@
-"""End-to-end fine-tuning on tiny encoders: the four LoRA settings, saved artefacts, seeds, real media."""
+"""End-to-end fine-tuning on tiny encoders through the one engine: the four LoRA settings, the run layout,
+seeds, resume refusals, real media."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from finetune_media import tiny_config, write_media
 from safetensors.torch import load_file
 
 from facevoice.data.manifest import write_manifest
-from facevoice.finetune.trainer import finetune
+from facevoice.finetune.run import finetune, load_finetuned
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +48,17 @@ def test_each_lora_setting_trains_and_evaluates(setting: str, simulated, tmp_pat
     for modality in ("face", "voice"):
         has_adapter = (seed_dir / f"{modality}_adapter" / "adapter_model.safetensors").exists()
         assert has_adapter == (setting in (modality, "both"))
-    heads = load_file(str(seed_dir / "heads.safetensors"))
-    assert "loss.log_scale" in heads and any(k.startswith("voice_head.") for k in heads)
+    best = load_file(str(seed_dir / "checkpoints" / "best" / "model.safetensors"))
+    assert "loss.log_scale" in best and any(k.startswith("voice_head.") for k in best)
+    assert any("lora_" in k for k in best) == (setting != "none")
+    assert all("lora_" in k or k.startswith(("voice_head.", "face_head.", "loss.")) for k in best)  # no frozen weights
+    assert sum(t.numel() for t in best.values()) == params["trainable"]
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert saved["summary"]["test_unseen/verification/v2f/random/eer"]["n"] == 1
     rows = [json.loads(line) for line in (seed_dir / "metrics.jsonl").read_text().splitlines()]
-    assert [r["epoch"] for r in rows] == [1] and "val_eer" in rows[0]
+    assert [r["epoch"] for r in rows] == [1] and {"val_eer", "val_auc", "val_metric", "train_loss"} <= set(rows[0])
+    info = json.loads((seed_dir / "run.json").read_text())
+    assert info["status"] == "complete" and info["best_epoch"] == 1 and len(info["data"]["manifest_sha256"]) == 64
 
 
 def test_saved_adapter_reloads_with_peft(simulated, tmp_path: Path) -> None:
@@ -65,14 +71,20 @@ def test_saved_adapter_reloads_with_peft(simulated, tmp_path: Path) -> None:
     cfg["data"]["cache_dir"] = str(cache)
     finetune(cfg, tmp_path / "run")
     seed_dir = tmp_path / "run" / "seed_0"
-    last = load_file(str(seed_dir / "state_last.safetensors"))  # one epoch: the selected state is the last one
+    best = load_file(str(seed_dir / "checkpoints" / "best" / "model.safetensors"))
     reloaded = PeftModel.from_pretrained(load_backbone(cfg["face_encoder"]["source"]).model, seed_dir / "face_adapter")
     lora = {n: p for n, p in reloaded.named_parameters() if "lora_" in n}
     assert len(lora) == 24
     for name, p in lora.items():
-        torch.testing.assert_close(p, last[f"face.model.{name}"])
-    heads = load_file(str(seed_dir / "heads.safetensors"))
-    torch.testing.assert_close(heads["face_head.net.0.weight"], last["face_head.net.0.weight"])
+        torch.testing.assert_close(p, best[f"face.model.{name}"])
+    model = load_finetuned(tmp_path / "run", seed=0)  # the run rebuilt from config.yaml + the best checkpoint
+    torch.testing.assert_close(model.face_head.net[0].weight, best["face_head.net.0.weight"])
+    # a finished run is not trained again without --resume, and resume refuses another configuration
+    with pytest.raises(FileExistsError, match="--resume"):
+        finetune(cfg, tmp_path / "run")
+    cfg["train"]["lr_head"] = 0.5
+    with pytest.raises(ValueError, match="different configuration: train.lr_head"):
+        finetune(cfg, tmp_path / "run", resume=True)
 
 
 def test_training_reduces_the_loss_and_reports_mean_std_over_seeds(simulated, tmp_path: Path) -> None:
@@ -82,7 +94,7 @@ def test_training_reduces_the_loss_and_reports_mean_std_over_seeds(simulated, tm
     cfg["data"]["cache_dir"] = str(cache)
     out = finetune(cfg, tmp_path / "run")
     for run in out["runs"]:
-        losses = [h["loss"] for h in run["history"]]
+        losses = [h["train_loss"] for h in run["history"]]
         assert losses[-1] < losses[0]
         assert run["best_epoch"] in (1, 2, 3)
         assert run["val_eer"] == min(h["val_eer"] for h in run["history"])

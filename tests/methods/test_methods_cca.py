@@ -25,6 +25,22 @@ def test_cca_embed_matches_the_backend_transform() -> None:
         np.testing.assert_allclose(ours[:, : theirs.shape[1]], theirs, atol=1e-4)
 
 
+def test_cca_embed_matches_the_backend_with_unequal_counts() -> None:
+    """Fewer face than voice items for half the identities: the paired rows' mean moves away from the PCA
+    mean, so the method's affine map must carry the backend's centring (an offset without it differs)."""
+    toy = planted()
+    labels = np.asarray(toy.face_labels)
+    keep = ~((labels % 2 == 0) & (np.arange(len(labels)) % 3 != 0))
+    face, face_labels = toy.face[torch.as_tensor(keep)], labels[keep]
+    m = METHODS.create("cca", toy.face.shape[1], toy.voice.shape[1], toy.n_classes, n_pca=8, n_components=6)
+    m.fit_bundle(face, face_labels, toy.voice, toy.voice_labels)
+    assert np.linalg.norm(m.backend.mean_["face"]) > 1e-3
+    for modality, x in (("face", toy.face), ("voice", toy.voice)):
+        ours = m.embed(x, modality).numpy()
+        theirs = m.backend.transform(x.numpy(), modality)
+        np.testing.assert_allclose(ours[:, : theirs.shape[1]], theirs, atol=1e-4)
+
+
 def test_cca_state_dict_round_trip_without_refit() -> None:
     toy = planted()
     method = _fitted(toy)

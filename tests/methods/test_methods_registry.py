@@ -7,24 +7,18 @@ import pytest
 import torch
 from methods_toy import make_batch, planted, run_steps, toy_arrays, voice_to_face_accuracy
 
-from facevoice.methods import METHODS
+from facevoice.heads import HEADS
+from facevoice.losses import LOSSES
+from facevoice.losses.base import Loss
+from facevoice.methods import METHODS, create_method
 from facevoice.methods.base import Method
-
-# Toy-sized learning rates (the paper defaults are tuned for 50 epochs of real data).
-TOY_HPARAMS = {
-    "fop": {"lr": 1e-2},
-    "sbnet": {"lr": 1e-2},
-    "paeff": {"lr": 1e-2},
-    "ssos": {"lr": 0.05},
-    "contrastive": {"lr": 1e-2},
-    "xplda": {"lr": 1e-2},
-}
 
 
 def _build(name: str, toy, seed: int = 0, **extra) -> Method:
+    """The method with its smoke-run settings (the paper defaults are tuned for 50 epochs of real data)."""
     torch.manual_seed(seed)
-    hp = {**TOY_HPARAMS.get(name, {}), **extra}
-    return METHODS.create(name, toy.face.shape[1], toy.voice.shape[1], toy.n_classes, **hp)
+    hp = {**METHODS.get(name).smoke_hparams, **extra}
+    return create_method(name, toy.face.shape[1], toy.voice.shape[1], toy.n_classes, hp)
 
 
 def _fit_or_train(method: Method, toy, n_steps: int) -> list[float]:
@@ -40,8 +34,22 @@ def test_method_exposes_defaults_and_rejects_unknown_hparams(name: str) -> None:
     toy = planted()
     method = _build(name, toy)
     assert isinstance(method, Method) and method.hparams
+    assert set(type(method).smoke_hparams) <= set(method.hparams), "smoke_hparams names unknown hyper-parameters"
     with pytest.raises(ValueError, match="unknown hyper-parameter"):
         _build(name, toy, not_a_real_option=1)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_holds_its_head_and_losses_from_the_registries(name: str) -> None:
+    """Heads and losses come from the factories: every submodule that is a loss is a registered one."""
+    method = _build(name, planted())
+    registered = {LOSSES.get(n) for n in LOSSES.names()}
+    losses = [m for m in method.modules() if isinstance(m, Loss)]
+    assert all(type(m) in registered for m in losses)
+    if getattr(method, "trainable", True):
+        assert losses, f"{name} trains without a registered loss"
+        heads = {HEADS.get(n) for n in HEADS.names()}
+        assert any(type(m) in heads for m in method.modules()), f"{name} trains without a registered head"
 
 
 @pytest.mark.parametrize("name", METHODS.names())

@@ -21,6 +21,11 @@ def _branch(x, sd, name):
     return h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
+def fop_reference_branches(sd: dict, face: torch.Tensor, voice: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two branch outputs (L2-normalised, before any tanh) of an FOP checkpoint of either fusion."""
+    return _branch(face, sd, "face_branch"), _branch(voice, sd, "voice_branch")
+
+
 def fop_reference_forward(sd: dict, face: torch.Tensor, voice: torch.Tensor) -> dict:
     """Branch outputs, gate, fused vector and logits of a gated-fusion FOP checkpoint (eval mode)."""
     f, v = _branch(face, sd, "face_branch"), _branch(voice, sd, "voice_branch")

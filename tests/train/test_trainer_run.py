@@ -72,14 +72,13 @@ def _same_training(a, b):
     assert ra == rb
 
 
-def test_resume_after_stop_reproduces_uninterrupted_run(tmp_path, monkeypatch):
+def test_stop_after_epoch_then_resume_reproduces_uninterrupted_run(tmp_path):
+    """``train.stop_after_epoch`` (train a schedule in slices) ends with status interrupted; resume finishes it."""
     bundle = make_tiny_bundle()
     full = train(_config(), bundle=bundle, run_dir=tmp_path / "full")
-    monkeypatch.setenv("FACEVOICE_STOP_AFTER_EPOCH", "2")
-    part = train(_config(), bundle=bundle, run_dir=tmp_path / "part")
+    part = train(_config(stop_after_epoch=2), bundle=bundle, run_dir=tmp_path / "part")
     assert json.loads((part / "run.json").read_text())["status"] == "interrupted"
     assert len(_metrics(part)) == 2
-    monkeypatch.delenv("FACEVOICE_STOP_AFTER_EPOCH")
     train(_config(), bundle=bundle, run_dir=part, resume=True)
     _same_training(full, part)
     assert int(_final_state(part)["steps_seen"]) == int(_final_state(full)["steps_seen"]) > 0

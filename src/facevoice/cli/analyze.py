@@ -22,15 +22,25 @@ def _fail(exc: Exception) -> typer.Exit:
 
 
 def _show(df, title: str, floats: int = 4) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from facevoice.cli._console import console as make_console
+    from facevoice.core.tags import display_names
+
+    df = df.copy()
+    tag_cols = [c for c in ("encoder", "face_encoder", "voice_encoder") if c in df.columns]
+    if tag_cols:  # short encoder names on screen; the CSV files keep the full tags
+        names = display_names(str(t) for c in tag_cols for t in df[c])
+        for c in tag_cols:
+            df[c] = [names[str(t)] for t in df[c]]
+        if "pair" in df.columns and {"face_encoder", "voice_encoder"} <= set(tag_cols):
+            df["pair"] = df["face_encoder"] + " | " + df["voice_encoder"]
     table = Table(title=title)
     for col in df.columns:
         table.add_column(str(col))
     for row in df.itertuples(index=False):
         table.add_row(*[f"{v:.{floats}g}" if isinstance(v, float) else str(v) for v in row])
-    Console().print(table)
+    make_console().print(table)
 
 
 @analyze_app.command("geometry")
@@ -58,8 +68,8 @@ def geometry(
     cols = ["encoder", "modality", "n_samples", "id_mle", "id_twonn", "curv_mean", "curv_gauss", "compactness_gap"]
     _show(res["encoders"][cols], "encoder geometry")
     if len(res["pairs"]):
-        cols = [c for c in ("pair", "cka_linear", "cka_rbf", "gw", "spectral_gap", "id_mismatch", "eer_cca")
-                if c in res["pairs"].columns]  # fmt: skip
+        cols = [c for c in ("face_encoder", "voice_encoder", "cka_linear", "cka_rbf", "gw", "spectral_gap",
+                            "id_mismatch", "eer_cca") if c in res["pairs"].columns]  # fmt: skip
         _show(res["pairs"][cols], "pair metrics")
     typer.echo(f"wrote {out}")
 

@@ -13,9 +13,7 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("demo_out"), "--out", "-o", help="Report folder (re-running resumes)."),
         seeds: str = typer.Option("0", help="Comma-separated training seeds, e.g. 0,1,2."),
         epochs: int = typer.Option(8, help="Epochs per trained method (the papers use 50; see docs/training.md)."),
-        methods: str = typer.Option(
-            ",".join(("fop", "sbnet", "paeff", "ssos", "contrastive", "plda", "xplda")), help="Methods."
-        ),
+        methods: str = typer.Option("", help="Comma-separated methods (default: every trainable registered method)."),
         set_: list[str] = typer.Option([], "--set", help="Simulator field override, e.g. --set n_identities=300."),
         overrides: list[str] = typer.Argument(
             None, help="Dotted overrides for every method, e.g. train.batch_size=256."
@@ -24,8 +22,7 @@ def register(app: typer.Typer) -> None:
         """Simulate VoxCeleb1-like data, train every method, evaluate every protocol, write a report."""
         import time
 
-        from rich.console import Console
-
+        from facevoice.cli._console import console as make_console
         from facevoice.core.config import parse_override
         from facevoice.pipelines.demo import run_demo
 
@@ -34,7 +31,7 @@ def register(app: typer.Typer) -> None:
             keys, value = parse_override(text)
             sim_options[".".join(keys)] = tuple(value) if isinstance(value, list) else value
 
-        console = Console()
+        console = make_console()
         t0 = time.perf_counter()
         report = run_demo(
             out,

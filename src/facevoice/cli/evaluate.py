@@ -12,6 +12,7 @@ def register(app: typer.Typer) -> None:
     def evaluate(
         scores: Path = typer.Option(None, "--scores", help="score file (see docs/protocols.md for layouts)"),
         trials: Path = typer.Option(None, "--trials", help="trial list (labels for --scores, or pairs to score)"),
+        key: Path = typer.Option(None, "--key", help="key file 'trial_id label' labelling --scores by trial id"),
         protocols: Path = typer.Option(None, "--protocols", help="protocol folder written by `facevoice trials`"),
         bundle: Path = typer.Option(None, "--bundle", help="embedding bundle folder (manifest + face/ + voice/)"),
         face_store: Path = typer.Option(None, "--face-store", help="face embedding store"),
@@ -27,7 +28,9 @@ def register(app: typer.Typer) -> None:
         calibration: bool = typer.Option(
             True, "--calibration/--no-calibration", help="Cllr, min Cllr, actual DCF (scores read as natural-log LLRs)"
         ),
-        out: Path = typer.Option(None, "--out", "-o", help="folder (or .json path) for results.json + results.md"),
+        out: Path = typer.Option(
+            None, "--out", "-o", help="folder (or .json path) for results.json + results.md + trial_scores.tsv"
+        ),
     ) -> None:
         """EER / AUC / minDCF, calibration (Cllr, min Cllr, actual DCF), 1:N accuracy, retrieval mAP / R@k.
 
@@ -35,8 +38,7 @@ def register(app: typer.Typer) -> None:
         natural-log likelihood ratios: a calibrated back-end (e.g. facevoice's PLDA) scores Cllr
         below 1 bit and an actual DCF near the minimum; cosine scores do not.
         """
-        from rich.console import Console
-
+        from facevoice.cli._console import console as make_console
         from facevoice.eval.scoring.results import rich_tables
         from facevoice.pipelines.evaluate import run_evaluation
 
@@ -61,8 +63,9 @@ def register(app: typer.Typer) -> None:
             p_target=p_target,
             calibration=calibration,
             out=out,
+            key=key,
         )
-        console = Console()
+        console = make_console()
         for table in rich_tables(results):
             console.print(table)
         if meta.get("unused_scores"):

@@ -12,7 +12,10 @@ def register(app: typer.Typer) -> None:
     def extract_cmd(
         manifest: Path = typer.Argument(..., help="manifest (parquet/csv) written by `facevoice prepare`"),
         encoder: str = typer.Option(
-            ..., "--encoder", "-e", help="wavlm, hubert, wav2vec2, siglip, clip, dinov2, resemblyzer, dlib-face"
+            ...,
+            "--encoder",
+            "-e",
+            help="registered encoder, e.g. wavlm, siglip, resemblyzer (an unknown name lists all)",
         ),
         out: Path = typer.Option(..., "--out", "-o", help="embedding store folder (created or resumed)"),
         source: str = typer.Option(
@@ -66,6 +69,13 @@ def register(app: typer.Typer) -> None:
             progress=progress,
         )
         _print_summary(result_dict(res), out)
+        report = out / "extract_report.json"
+        if report.exists():
+            doc = json.loads(report.read_text())
+            left = sum((doc.get("left_out_by_prepare") or {}).values())
+            if doc.get("skipped") or left:
+                extra = f" and {left} file(s) prepare left out of the manifest" if left else ""
+                typer.echo(f"{doc.get('skipped', 0)} skipped item(s){extra}, with reasons: {out / 'skip_report.csv'}")
         typer.echo(
             json.dumps(
                 {k: res.__dict__[k] for k in ("embedded", "skipped")}
@@ -75,10 +85,12 @@ def register(app: typer.Typer) -> None:
 
 
 def _print_summary(res: dict, out: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"extract → {out} (rank {res['rank']}/{res['world_size']})")
+    from facevoice.cli._console import console as make_console
+
+    title = f"extract → {out} (rank {res['rank']}/{res['world_size']})"
+    table = Table(title=title, min_width=len(title))  # the title on one line
     table.add_column("what")
     table.add_column("value", justify="right")
     for key in (
@@ -97,4 +109,4 @@ def _print_summary(res: dict, out: Path) -> None:
         table.add_row(f"skip: {reason}", str(n))
     for note, n in sorted(res["notes"].items()):
         table.add_row(note, str(n))
-    Console(stderr=True).print(table)
+    make_console(stderr=True).print(table)

@@ -17,6 +17,10 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(
             False, "--dry-run", help="print the parameter budget of each LoRA setting and exit"
         ),
+        resume: bool = typer.Option(
+            False, "--resume", help="continue a killed run: finished seeds are kept, the torn one resumes exactly"
+        ),
+        progress: bool = typer.Option(None, "--progress/--no-progress", help="progress bar (train.progress)"),
     ) -> None:
         """Contrastive fine-tuning of a frozen voice and face encoder with optional LoRA; several seeds.
 
@@ -30,10 +34,12 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             _print_budget(cfg)
             return
-        from facevoice.finetune.trainer import finetune
+        from facevoice.finetune.run import finetune
 
+        if progress is not None:
+            cfg["train"] = {**dict(cfg.get("train") or {}), "progress": progress}
         out = run_dir or Path("runs") / "finetune" / recipe.stem
-        summary = finetune(cfg, out)
+        summary = finetune(cfg, out, resume=resume)
         if summary["world_size"] > 1:
             import torch.distributed as dist
 

@@ -8,24 +8,43 @@ import typer
 
 
 def _ratios(text: str) -> tuple[float, float, float]:
-    parts = [float(x) for x in text.split(",")]
+    try:
+        parts = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"expected three numbers train,val,test, got {text!r}") from None
     if len(parts) != 3:
         raise typer.BadParameter(f"expected train,val,test fractions, got {text!r}")
     return parts[0], parts[1], parts[2]
 
 
 def _show(df, out: Path) -> None:
-    from rich.console import Console
     from rich.table import Table
 
+    from facevoice.cli._console import console
+    from facevoice.data.corpora.folder import prepare_skips_path
     from facevoice.data.manifest import summarize
 
     table = Table(title=f"manifest → {out}")
-    for col in ("split", "modality", "items", "identities"):
-        table.add_column(col)
-    for row in summarize(df).itertuples(index=False):
+    summary = summarize(df)
+    for col in summary.columns:
+        table.add_column(str(col))
+    for row in summary.itertuples(index=False):
         table.add_row(*(str(v) for v in row))
-    Console(stderr=True).print(table)
+    err = console(stderr=True)
+    err.print(table)
+    tests = summary[summary["split"].isin(["test_unseen", "test"])]
+    few = sorted({s for s, n in zip(tests["split"], tests["identities"], strict=True) if n < 2})
+    if few:
+        err.print(
+            f"[yellow]warning: {', '.join(few)} holds fewer than 2 identities: no verification trial can be built; "
+            "use a larger test share (--ratios), a split file, or `facevoice benchmark ... --folds K`[/]"
+        )
+    skipped = df.attrs.get("skipped") or []
+    if skipped and out.suffix:
+        from collections import Counter
+
+        reasons = ", ".join(f"{n} {r}" for r, n in Counter(s["reason"] for s in skipped).most_common())
+        err.print(f"{len(skipped)} file(s) or folder(s) not in the manifest ({reasons}): {prepare_skips_path(out)}")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,18 +55,34 @@ def register(app: typer.Typer) -> None:
     def folder(
         root: Path = typer.Argument(..., help="<root>/<identity>/{faces,voices}/..."),
         out: Path = typer.Option(..., "--out", "-o", help="manifest file (.parquet)"),
-        ratios: str = typer.Option("0.7,0.1,0.2", help="identity split train,val,test_unseen"),
+        ratios: str = typer.Option(
+            None, help="random identity split train,val,test_unseen [default: 0.7,0.1,0.2, or the meta's split column]"
+        ),
         split: str = typer.Option(None, help="put every item in this split instead (e.g. test)"),
+        split_file: Path = typer.Option(
+            None, help="a fixed identity split: CSV/TSV of identity,split (train / val / test)"
+        ),
+        stratify: str = typer.Option(
+            "auto", help="meta columns the random split balances (e.g. gender,nationality); auto = gender; none"
+        ),
         seen_fraction: float = typer.Option(0.0, help="share of each train identity's videos → test_seen"),
-        meta: Path = typer.Option(None, help="CSV: identity,gender,nationality,age_band,language"),
+        meta: Path = typer.Option(None, help="CSV/TSV: identity[,gender,nationality,age_band,language,split]"),
         seed: int = typer.Option(0),
     ) -> None:
-        """Generic folder of real files."""
+        """Generic folder of real files: <root>/<identity>/{faces,voices}/[<video>/]<file>."""
         from facevoice.data.corpora.folder import prepare_folder
 
         _show(
             prepare_folder(
-                root, out, ratios=_ratios(ratios), split=split, seen_fraction=seen_fraction, meta=meta, seed=seed
+                root,
+                out,
+                ratios=_ratios(ratios) if ratios else None,
+                split=split,
+                split_file=split_file,
+                stratify=stratify,
+                seen_fraction=seen_fraction,
+                meta=meta,
+                seed=seed,
             ),
             out,
         )
@@ -60,6 +95,9 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o"),
         split: str = typer.Option("meta", help="meta (dev/test column), ssos (needs --protocol-dir) or ratios"),
         protocol_dir: Path = typer.Option(None, help="folder with vox1_{train,val,test}.csv"),
+        ratios: str = typer.Option(
+            "0.8,0.1,0.1", help="with --split ratios: train,val,test_unseen (gender-stratified)"
+        ),
         val_fraction: float = typer.Option(0.1),
         seen_fraction: float = typer.Option(0.0, help="share of each train identity's videos → test_seen"),
         seed: int = typer.Option(0),
@@ -74,6 +112,7 @@ def register(app: typer.Typer) -> None:
             out,
             split=split,
             protocol_dir=protocol_dir,
+            ratios=_ratios(ratios),
             val_fraction=val_fraction,
             seen_fraction=seen_fraction,
             seed=seed,

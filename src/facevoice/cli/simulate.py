@@ -17,9 +17,9 @@ def register(app: typer.Typer) -> None:
         protocols: bool = typer.Option(True, help="Also build the evaluation protocols into OUT/protocols."),
     ) -> None:
         """Simulate the face/voice benchmark of docs/simceleb.md; prints its split summary."""
-        from rich.console import Console
         from rich.table import Table
 
+        from facevoice.cli._console import console as make_console
         from facevoice.core.config import parse_override
         from facevoice.data.manifest import summarize
         from facevoice.simceleb.simulate import save_simulation, simulate
@@ -28,7 +28,7 @@ def register(app: typer.Typer) -> None:
         for text in set_:
             keys, value = parse_override(text)
             overrides[".".join(keys)] = tuple(value) if isinstance(value, list) else value
-        console = Console()
+        console = make_console()
         with console.status(f"simulating preset {preset!r} (seed {seed})"):
             sim = simulate(preset, seed=seed, **overrides)
             save_simulation(sim, out)

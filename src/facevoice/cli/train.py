@@ -1,4 +1,4 @@
-"""`facevoice train`, `benchmark`, `embed`, `test-lists`, `export-fame`, `import-fop`."""
+"""`facevoice train`, `benchmark`, `embed`, `test-lists`, `export-fame`, `import-checkpoint` (alias `import-fop`)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import typer
 
 
 def _print_json_table(title: str, rows: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from facevoice.cli._console import console as make_console
 
     table = Table(title=title)
     keys = sorted({k for v in rows.values() for k in v if not isinstance(v[k], (dict, list))})
@@ -19,8 +20,24 @@ def _print_json_table(title: str, rows: dict) -> None:
     for k in keys:
         table.add_column(k)
     for name, v in rows.items():
-        table.add_row(name, *[f"{v[k]:.4f}" if isinstance(v.get(k), float) else str(v.get(k, "")) for k in keys])
-    Console().print(table)
+        table.add_row(name, *[_cell(v.get(k)) for k in keys])
+    make_console().print(table)
+
+
+def _cell(value) -> str:
+    """A table cell: floats to 4 decimals, missing figures (None / NaN, e.g. no seen-heard split) as '—'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _print_headline(out_dir: Path, title: str) -> None:
+    doc = json.loads((out_dir / "results.json").read_text())
+    rows = {
+        r["method"]: {k: v for k, v in r.items() if k in ("UU EER", "UU AUC", "SH EER", "1:2")} for r in doc["headline"]
+    }
+    _print_json_table(title, rows)
+    typer.echo(f"report: {out_dir / 'report.md'}")
 
 
 def parse_seeds(text: str | Iterable[int]) -> list[int]:
@@ -49,7 +66,14 @@ def register(app: typer.Typer) -> None:
         data: Path = typer.Option(None, "--data", help="bundle folder (manifest.parquet + face/ + voice/)"),
         face_csv: Path = typer.Option(None, "--face-csv", help="FOP-style training face features (label last)"),
         voice_csv: Path = typer.Option(None, "--voice-csv", help="FOP-style training voice features, row-aligned"),
-        test: list[str] = typer.Option(None, "--test", help="NAME=FACE_CSV,VOICE_CSV verification list (repeatable)"),
+        test: list[str] = typer.Option(
+            None,
+            "--test",
+            help="NAME=FACE_CSV,VOICE_CSV[,KEY] verification list (repeatable); scores: RUN/test_scores/",
+        ),
+        labels: str = typer.Option(
+            None, "--labels", help="labels of the --test lists: auto | identity | parity (FOP reference convention)"
+        ),
         seed: int = typer.Option(None, "--seed", help="training seed (train.seed)"),
         out: Path = typer.Option(None, "--out", "-o", help="run directory (default runs/<benchmark>/<method>/seed<k>)"),
         resume: bool = typer.Option(False, "--resume", help="continue an interrupted run from checkpoints/last"),
@@ -70,6 +94,7 @@ def register(app: typer.Typer) -> None:
             out=str(out) if out else None,
             resume=resume,
             progress=progress,
+            labels=labels,
         )
         info = json.loads((run_dir / "run.json").read_text())
         best = info.get("best_metric")
@@ -91,6 +116,7 @@ def register(app: typer.Typer) -> None:
             )
         if info.get("test_lists"):
             _print_json_table("test lists (best checkpoint)", json.loads((run_dir / "test_lists.json").read_text()))
+            typer.echo(f"per-trial scores: {run_dir / 'test_scores'}")
 
     @app.command("benchmark")
     def benchmark(
@@ -104,11 +130,33 @@ def register(app: typer.Typer) -> None:
         voice_csv: Path = typer.Option(None, "--voice-csv", help="FOP-style training voice features, row-aligned"),
         test: list[str] = typer.Option(None, "--test", help="NAME=FACE_CSV,VOICE_CSV verification list (repeatable)"),
         progress: bool = typer.Option(False, "--progress/--no-progress", help="progress bar per run"),
+        folds: int = typer.Option(
+            None, "--folds", help="repeat over K gender-stratified identity folds (each the test set once): mean ± std"
+        ),
+        fold_seed: int = typer.Option(0, "--fold-seed", help="seed of the identity folds"),
     ) -> None:
         """Methods × seeds -> results table (mean ± std), 1:N curves, ROC, training curves, report.md."""
         _check_data_options(data, face_csv, voice_csv)
         from facevoice.pipelines.benchmark import run_benchmark_recipe
 
+        if folds is not None:
+            if face_csv or voice_csv or test:
+                raise typer.BadParameter("--folds re-splits a bundle's identities: give --data, not feature CSVs")
+            from facevoice.pipelines.folds import run_benchmark_folds_recipe
+
+            out_dir = run_benchmark_folds_recipe(
+                spec,
+                folds,
+                overrides or [],
+                fold_seed=fold_seed,
+                methods=[m.strip() for m in methods.split(",") if m.strip()] if methods else None,
+                seeds=parse_seeds(seeds) if seeds else None,
+                out=str(out) if out else None,
+                progress=progress,
+                data=str(data) if data else None,
+            )
+            _print_headline(out_dir, "headline (fractions, mean over folds)")
+            return
         out_dir = run_benchmark_recipe(
             spec,
             overrides or [],
@@ -121,13 +169,7 @@ def register(app: typer.Typer) -> None:
             voice_csv=str(voice_csv) if voice_csv else None,
             tests=test or [],
         )
-        doc = json.loads((out_dir / "results.json").read_text())
-        rows = {
-            r["method"]: {k: v for k, v in r.items() if k in ("UU EER", "UU AUC", "SH EER", "1:2")}
-            for r in doc["headline"]
-        }
-        _print_json_table("headline (fractions, mean over seeds)", rows)
-        typer.echo(f"report: {out_dir / 'report.md'}")
+        _print_headline(out_dir, "headline (fractions, mean over seeds)")
 
     @app.command("embed")
     def embed(
@@ -144,15 +186,16 @@ def register(app: typer.Typer) -> None:
     @app.command("test-lists")
     def test_lists(
         run_dir: Path = typer.Argument(..., help="trained run directory"),
-        test: list[str] = typer.Option(..., "--test", help="NAME=FACE_CSV,VOICE_CSV (repeatable)"),
+        test: list[str] = typer.Option(..., "--test", help="NAME=FACE_CSV,VOICE_CSV[,KEY] (repeatable)"),
         labels: str = typer.Option("auto", "--labels", help="auto | identity | parity (FOP reference convention)"),
         which: str = typer.Option("best", "--which", help="best or last checkpoint"),
         out: Path = typer.Option(None, "--out", "-o", help="write the results as JSON here"),
+        scores_dir: Path = typer.Option(None, "--scores-dir", help="write per-trial scores <name>.tsv here"),
     ) -> None:
         """EER / AUC of a trained run on FOP-style verification lists (row i of both files = trial i)."""
         from facevoice.interop.feature_csv import evaluate_run_lists
 
-        res = evaluate_run_lists(run_dir, test, labels, which)
+        res = evaluate_run_lists(run_dir, test, labels, which, scores_dir=scores_dir)
         _print_json_table("verification lists", res)
         if out:
             Path(out).write_text(json.dumps(res, indent=2))
@@ -191,18 +234,29 @@ def register(app: typer.Typer) -> None:
         report = run_export(run_dir, lang, settings, out, which, normalize=not raw_l2)
         typer.echo(json.dumps(report, indent=2))
 
-    @app.command("import-fop")
-    def import_fop(
-        checkpoint: Path = typer.Argument(..., help="official FOP checkpoint.pth.tar"),
+    def import_checkpoint(
+        checkpoint: Path = typer.Argument(..., help="released checkpoint (.pth.tar / .pt / .safetensors)"),
         out: Path = typer.Option(..., "--out", "-o", help="run directory to create"),
-        method: str = typer.Option("fop", "--method", help="registered method holding an FOP head"),
+        fmt: str = typer.Option("auto", "--format", help="auto | fop | sbnet (auto: recognised from keys and shapes)"),
+        method: str = typer.Option(None, "--method", help="registered method to hold the head (default: the format's)"),
+        face_encoder: str = typer.Option(None, "--face-encoder", help="encoder of the face input features (record)"),
+        voice_encoder: str = typer.Option(None, "--voice-encoder", help="encoder of the voice input features (record)"),
     ) -> None:
-        """Import an official FOP checkpoint as a facevoice run (usable by embed, test-lists, export-fame)."""
-        from facevoice.interop.fop_checkpoint import import_fop_run
+        """Import a released FOP or SBNet checkpoint as a run (for embed, test-lists, export-fame, evaluate)."""
+        from facevoice.interop.checkpoints import FORMAT_CHOICES
+        from facevoice.interop.checkpoints import import_checkpoint as run_import
 
-        run_dir = import_fop_run(checkpoint, out, method)
-        info = json.loads((run_dir / "run.json").read_text())["imported"]
-        typer.echo(
-            f"imported {info['source']} (epoch {info['epoch']}, {info['fusion']} fusion, "
-            f"{info['d_face']}/{info['d_voice']} -> {info['dim']}, {info['n_classes']} classes) -> {run_dir}"
-        )
+        if fmt not in FORMAT_CHOICES:
+            raise typer.BadParameter(f"--format must be one of {', '.join(FORMAT_CHOICES)}, got {fmt!r}")
+        run_dir = run_import(checkpoint, out, fmt, method, face_encoder, voice_encoder)
+        run = json.loads((run_dir / "run.json").read_text())
+        info, inputs = run["imported"], run["inputs"]
+        epoch = f", epoch {info['epoch']}" if info.get("epoch") is not None else ""
+        typer.echo(f"imported {info['source']} ({info['summary']}{epoch}) -> {run_dir}")
+        for m in ("face", "voice"):
+            typer.echo(f"  {m} input: {inputs[m]['dim']}-d pre-extracted features of {inputs[m]['expected_encoder']}")
+
+    app.command("import-checkpoint")(import_checkpoint)
+    app.command("import-fop", help="Alias of import-checkpoint (the name of its first, FOP-only version).")(
+        import_checkpoint
+    )

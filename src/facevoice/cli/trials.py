@@ -36,9 +36,9 @@ def register(app: typer.Typer) -> None:
         kinds: str = typer.Option("verification,matching,retrieval", "--kinds", help="protocols to build"),
     ) -> None:
         """Build the evaluation protocols of a manifest and write them to a folder."""
-        from rich.console import Console
         from rich.table import Table
 
+        from facevoice.cli._console import console as make_console
         from facevoice.eval.protocols.protocol_set import make_protocol_folder
 
         ps = make_protocol_folder(
@@ -60,4 +60,4 @@ def register(app: typer.Typer) -> None:
             table.add_column(c, justify="right" if c == "count" else "left")
         for row in summary.itertuples(index=False):
             table.add_row(*(str(v) for v in row))
-        Console().print(table)
+        make_console().print(table)

@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from facevoice.core.files import write_atomic
+
 
 class ConfigError(ValueError):
     """A recipe or an override is malformed."""
@@ -84,11 +86,10 @@ def load_config(path: str | Path, overrides: Iterable[str] = ()) -> dict[str, An
 
 
 def dump_config(cfg: Mapping[str, Any], path: str | Path) -> Path:
-    """Write a resolved config as YAML."""
+    """Write a resolved config as YAML (atomically: a killed process leaves the previous file whole)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(_plain(cfg), sort_keys=False))
-    return path
+    return write_atomic(path, yaml.safe_dump(_plain(cfg), sort_keys=False))
 
 
 def _plain(obj: Any) -> Any:

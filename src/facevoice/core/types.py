@@ -17,7 +17,8 @@ SKIP_REASONS = (
     "missing",  # the file does not exist
     "permission",  # the file exists but cannot be opened
     "empty",  # zero bytes, zero samples, zero frames
-    "unreadable",  # the decoder failed (truncated, wrong format, not media at all)
+    "unreadable",  # the decoder failed (wrong format, not media at all, damaged)
+    "truncated",  # the file holds less than its header declares (e.g. a WAV cut short)
     "too_short",  # shorter than the encoder's minimum input
     "silent",  # no signal above the silence threshold / no voiced speech
     "no_face",  # no face found in the image or in any sampled video frame

@@ -18,6 +18,7 @@ import pandas as pd
 
 from facevoice.data.manifest import MODALITIES, make_manifest, read_manifest, write_manifest
 from facevoice.store import EmbeddingStore
+from facevoice.store.embedding_store import StoreError
 
 
 @dataclass
@@ -103,6 +104,14 @@ class EmbeddingBundle:
             if not folder.exists() and (root / f"{m}_store").exists():  # `facevoice prepare features` output
                 folder = root / f"{m}_store"
             store = EmbeddingStore.open(folder)
+            missing = len(set(ids) - store.done_ids())
+            if missing:
+                skipped = {s["item_id"] for s in store.skips()} & set(ids)
+                raise StoreError(
+                    f"{folder}: {missing} {m} item(s) of the manifest are not in the store ({len(skipped)} of them "
+                    f"skipped by the extraction, e.g. {sorted(set(ids) - store.done_ids())[:3]}); build a bundle "
+                    "of the embedded items with the bundle step (facevoice.pipelines.bundle, docs/real-data.md)"
+                )
             embeddings[m] = store.read(ids)
             tags[m] = store.encoder_tag
             meta[m] = store.meta.get("meta", {})

@@ -127,10 +127,19 @@ def _check_disjoint(
 
 
 def read_manifest(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
-    """Read a manifest from parquet (or CSV/TSV by extension) and validate it."""
+    """Read a manifest from parquet (or CSV/TSV by extension) and validate it.
+
+    A folder holding ``manifest.parquet`` (a bundle, ``prepare features`` output) stands for that file;
+    any other folder is refused naming it.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"manifest not found: {path}")
+    if path.is_dir():
+        if (path / "manifest.parquet").is_file():
+            path = path / "manifest.parquet"
+        else:
+            raise ManifestError(f"{path}: is a folder, not a manifest file (and holds no manifest.parquet)")
     try:
         if path.suffix in {".csv", ".tsv"}:
             df = pd.read_csv(path, sep="\t" if path.suffix == ".tsv" else ",", dtype=str, keep_default_na=False)
@@ -144,21 +153,44 @@ def read_manifest(path: str | Path, *, validate: bool = True) -> pd.DataFrame:
         raise ManifestError(f"{path}: {exc}") from exc
 
 
-def write_manifest(df: pd.DataFrame, path: str | Path, *, validate: bool = True) -> Path:
-    """Validate and write a manifest to parquet (atomically: tmp file + rename)."""
+def check_output_path(path: str | Path) -> Path:
+    """Refuse an output file path that names a folder (before any work is done); return it as a Path."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{path}: is a folder; give a file name for the manifest, e.g. {path / 'manifest.parquet'}"
+        )
+    return path
+
+
+def write_manifest(df: pd.DataFrame, path: str | Path, *, validate: bool = True) -> Path:
+    """Validate and write a manifest to parquet (atomically: tmp file + rename; the tmp file never stays)."""
+    path = check_output_path(path)
     df = make_manifest(df, validate=validate)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    if path.suffix in {".csv", ".tsv"}:
-        df.to_csv(tmp, sep="\t" if path.suffix == ".tsv" else ",", index=False)
-    else:
-        df.to_parquet(tmp, index=False)
-    tmp.replace(path)
+    try:
+        if path.suffix in {".csv", ".tsv"}:
+            df.to_csv(tmp, sep="\t" if path.suffix == ".tsv" else ",", index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Counts of items and identities per split and modality, as a small table."""
+    """Counts of items and identities per split and modality, as a small table.
+
+    With a ``gender`` column, a ``gender`` column of identity counts per value (e.g. ``2 f / 3 m``)."""
     g = df.groupby(["split", "modality"])
-    return pd.DataFrame({"items": g.size(), "identities": g["identity"].nunique()}).reset_index()
+    out = pd.DataFrame({"items": g.size(), "identities": g["identity"].nunique()}).reset_index()
+    if "gender" in df.columns and (df["gender"].astype(str) != "").any():
+        cells = []
+        for split, modality in zip(out["split"], out["modality"], strict=True):
+            sub = df[(df["split"] == split) & (df["modality"] == modality)].drop_duplicates("identity")
+            counts = sub["gender"].replace("", "?").value_counts().sort_index()
+            cells.append(" / ".join(f"{n} {v}" for v, n in counts.items()))
+        out["gender"] = cells
+    return out

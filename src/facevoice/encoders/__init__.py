@@ -1,29 +1,21 @@
 """Frozen face and voice encoders behind one interface (:class:`Encoder`) and one registry.
 
-``ENCODERS.names()`` lists them; entries are registered lazily so that importing this package does
-not import torch, transformers, dlib or resemblyzer.
+``ENCODERS.names()`` lists them; :func:`create_encoder` builds one by name. Each encoder registers
+itself beside its class, and the transformers families come from one table
+(:mod:`facevoice.encoders.hf.families`); the registry imports the encoder modules on its first
+lookup, so importing this package does not import torch, transformers, dlib or resemblyzer.
 """
 
-from typing import Any
-
 from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
-from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput, create_encoder, encoder_takes_source
 
-ENCODERS.register("hf-audio", "facevoice.encoders.hf.audio:HFAudioEncoder")
-ENCODERS.register("wavlm", "facevoice.encoders.hf.audio:make_wavlm")
-ENCODERS.register("hubert", "facevoice.encoders.hf.audio:make_hubert")
-ENCODERS.register("wav2vec2", "facevoice.encoders.hf.audio:make_wav2vec2")
-ENCODERS.register("hf-vision", "facevoice.encoders.hf.vision:HFVisionEncoder")
-ENCODERS.register("siglip", "facevoice.encoders.hf.vision:make_siglip")
-ENCODERS.register("clip", "facevoice.encoders.hf.vision:make_clip")
-ENCODERS.register("dinov2", "facevoice.encoders.hf.vision:make_dinov2")
-ENCODERS.register("resemblyzer", "facevoice.encoders.resemblyzer_voice:ResemblyzerEncoder")
-ENCODERS.register("dlib-face", "facevoice.encoders.dlib_face:DlibFaceEncoder")
-
-
-def create_encoder(name: str, **kwargs: Any) -> Encoder:
-    """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments."""
-    return ENCODERS.create(name, **kwargs)
-
-
-__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem", "create_encoder"]
+__all__ = [
+    "ENCODERS",
+    "SKIP_REASONS",
+    "Encoder",
+    "EncoderOutput",
+    "LoadedItem",
+    "SkipItem",
+    "create_encoder",
+    "encoder_takes_source",
+]

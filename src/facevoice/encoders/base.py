@@ -12,6 +12,10 @@ can run apart from the model:
 
 Each encoder has a ``tag`` naming the model, its options and a hash of its weights; the embedding
 store refuses embeddings written under a different tag.
+
+Each encoder class lists the options a user may set (``--opt key=value``) in :attr:`Encoder.OPTIONS`
+(name → what it takes), beside its constructor; :func:`check_options` refuses any other name in one
+line listing the valid ones (``tests/encoders`` checks every list against the constructor).
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from typing import Any
 import numpy as np
 
 from facevoice.core.registry import Registry
-from facevoice.core.types import SKIP_REASONS, LoadedItem, SkipItem
+from facevoice.core.types import LoadedItem
 
-ENCODERS = Registry("encoder")
-__all__ = ["ENCODERS", "SKIP_REASONS", "Encoder", "EncoderOutput", "LoadedItem", "SkipItem"]
+#: every encoder, registered beside its class (``@ENCODERS.register("dlib-face")``; the transformers
+#: families from their table); filled on first lookup
+ENCODERS = Registry("encoder", package="facevoice.encoders")
+__all__ = ["ENCODERS", "Encoder", "EncoderOutput", "LoadedItem", "check_options", "create_encoder"]
 
 
 @dataclass
@@ -38,8 +44,25 @@ class EncoderOutput:
     layers: np.ndarray | None = None
 
 
+def check_options(name: str, entry: Any, options: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the unknown keys of ``options`` for the encoder registered as ``name``.
+
+    ``entry`` is the registry entry (an :class:`Encoder` class, or a factory carrying ``OPTIONS``).
+    """
+    valid = getattr(entry, "OPTIONS", None)
+    if valid is None:
+        return
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        listing = ", ".join(valid) or "none"
+        raise ValueError(f"encoder {name!r} has no option {', '.join(map(repr, unknown))}; valid options: {listing}")
+
+
 class Encoder(ABC):
     """A frozen encoder of one modality (``'face'`` or ``'voice'``)."""
+
+    #: options a user may set (``--opt key=value``): name -> what it takes (see :func:`check_options`)
+    OPTIONS: dict[str, str] = {}
 
     #: registry name of the encoder family
     name: str = ""
@@ -47,6 +70,10 @@ class Encoder(ABC):
     modality: str = ""
     #: audio sample rate the encoder expects (voice encoders only)
     sample_rate: int | None = None
+    #: built from a user-named ``source`` (hub name, model folder, config); False: its weights are packaged
+    takes_source: bool = False
+    #: how :func:`facevoice.encoders.create_encoder` built it (``{"name", "options"}``); None otherwise
+    build_args: dict[str, Any] | None = None
 
     @property
     @abstractmethod
@@ -92,4 +119,23 @@ class Encoder(ABC):
             "options": self.options(),
             "sample_rate": self.sample_rate,
             "num_layers": self.num_layers,
+            "build": self.build_args,
         }
+
+
+def create_encoder(name: str, **kwargs: Any) -> Encoder:
+    """Build a registered encoder by name (``ENCODERS.names()`` lists them); options are its keyword arguments.
+
+    Unknown names and options raise one line listing the valid ones. The name and keyword arguments
+    (less ``device``, which never changes the embeddings) are kept on the encoder as ``build_args`` and
+    written with its description, so that a store, and a run trained on it, can rebuild the same encoder
+    for new media (``facevoice.runs.media``).
+    """
+    encoder = ENCODERS.create(name, **kwargs)
+    encoder.build_args = {"name": name.lower(), "options": {k: v for k, v in kwargs.items() if k != "device"}}
+    return encoder
+
+
+def encoder_takes_source(name: str) -> bool:
+    """Whether encoder ``name`` is built from a user-named source (a transformers family) or packaged weights."""
+    return bool(getattr(ENCODERS.get(name), "takes_source", False))

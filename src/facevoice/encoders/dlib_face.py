@@ -21,7 +21,7 @@ from facevoice.core.hashing import file_sha256
 from facevoice.core.types import LoadedItem, SkipItem
 from facevoice.data.media.faces import detect_faces
 from facevoice.data.media.io import load_visual
-from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 
 
 def model_paths(landmarks: int = 5) -> tuple[Path, Path]:
@@ -36,16 +36,28 @@ def model_paths(landmarks: int = 5) -> tuple[Path, Path]:
     return Path(frm.face_recognition_model_location()), Path(pose)
 
 
+@ENCODERS.register("dlib-face")
 class DlibFaceEncoder(Encoder):
     """dlib face recognition ResNet → 128-d descriptors (Euclidean distance < 0.6 ≈ same person).
 
     ``upsample``: HOG pyramid steps (``"auto"`` scales small images up); ``fallback``: ``"skip"`` or
-    ``"whole"`` when no face is detected; ``num_jitters``: dlib's test-time augmentation (0 = off);
-    ``padding``: context around the aligned chip; ``video_frames``: frames sampled from a video item.
+    ``"whole"`` when no face is detected; ``detect_faces=False``: never detect, align on the whole
+    image (datasets of tight face crops; same as every image falling back to ``whole``);
+    ``num_jitters``: dlib's test-time augmentation (0 = off); ``padding``: context around the aligned
+    chip; ``video_frames``: frames sampled from a video item.
     """
 
     name = "dlib-face"
     modality = "face"
+    OPTIONS = {
+        "upsample": "HOG detector upsampling: auto or 0-3 (default auto)",
+        "fallback": "skip or whole, when no face is found (default skip)",
+        "detect_faces": "true (default) or false (tight crops: align on the whole image)",
+        "landmarks": "5 or 68 (default 5)",
+        "num_jitters": "dlib test-time jitters, 0 = off (default 0)",
+        "padding": "context around the aligned chip (default 0.25)",
+        "video_frames": "frames sampled from a video (default 4)",
+    }
 
     def __init__(
         self,
@@ -55,11 +67,16 @@ class DlibFaceEncoder(Encoder):
         num_jitters: int = 0,
         padding: float = 0.25,
         video_frames: int = 4,
+        detect_faces: bool = True,
     ) -> None:
         import dlib
 
         if fallback not in ("skip", "whole"):
             raise ValueError(f"fallback must be 'skip' or 'whole', got {fallback!r}")
+        if not isinstance(detect_faces, bool):
+            raise ValueError(f"detect_faces must be true or false, got {detect_faces!r}")
+        if upsample != "auto" and not (isinstance(upsample, int) and 0 <= upsample <= 3):
+            raise ValueError(f"upsample must be 'auto' or an integer 0-3, got {upsample!r}")
         rec_path, pose_path = model_paths(landmarks)
         for p in (rec_path, pose_path):
             if not p.is_file():
@@ -69,6 +86,7 @@ class DlibFaceEncoder(Encoder):
         self._pose_path = pose_path
         self._local = threading.local()  # one landmark predictor per loading thread (dlib is not thread-safe)
         self.upsample, self.fallback, self.landmarks = upsample, fallback, landmarks
+        self.detect = detect_faces
         self.num_jitters, self.padding, self.video_frames = int(num_jitters), float(padding), int(video_frames)
         h = hashlib.sha256()
         for p in (rec_path, pose_path):
@@ -85,8 +103,8 @@ class DlibFaceEncoder(Encoder):
 
     def options(self) -> dict[str, Any]:
         return {
-            "upsample": self.upsample,
-            "fallback": self.fallback,
+            "upsample": self.upsample if self.detect else None,
+            "fallback": self.fallback if self.detect else "always_whole",
             "landmarks": self.landmarks,
             "jitters": self.num_jitters,
             "padding": self.padding,
@@ -110,13 +128,19 @@ class DlibFaceEncoder(Encoder):
         """Image or video → aligned 150×150 chips ``[(150, 150, 3), ...]``; raises ``no_face``."""
 
         frames = [np.ascontiguousarray(f, dtype=np.uint8) for f in load_visual(path, self.video_frames)]
+        if not self.detect:  # tight crops: align every frame on the whole image
+            chips = [self._chip(f, (0, 0, f.shape[1], f.shape[0])) for f in frames]
+            notes: dict[str, Any] = {"face_source": "whole_image"}
+            if len(frames) > 1:
+                notes["frames"] = f"{len(frames)}/{len(frames)}"
+            return LoadedItem(chips, notes)
         chips = []
         for frame in frames:
             boxes = detect_faces(frame, self.upsample)
             if boxes:
                 chips.append(self._chip(frame, boxes[0]))
         if chips:
-            notes: dict[str, Any] = {"face_source": "detected"}
+            notes = {"face_source": "detected"}
             if len(frames) > 1:
                 notes["frames"] = f"{len(chips)}/{len(frames)}"
             return LoadedItem(chips, notes)

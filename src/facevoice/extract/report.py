@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from facevoice.data.corpora.folder import FACE_DIRS, VOICE_DIRS, prepare_skips_path
 from facevoice.extract.plan import WorkItem
 
 
@@ -72,11 +73,35 @@ def read_notes(out: Path) -> dict[str, dict[str, Any]]:
     return notes
 
 
-def finish_report(out: Path, items: list[WorkItem], stores: dict[str, Any]) -> dict[str, Any]:
+def prepare_records(manifest: Path | None, modality: str) -> list[dict[str, str]]:
+    """The files ``prepare`` left out of ``manifest`` (its ``<stem>.skipped.csv``) that concern ``modality``:
+    those under a face (voice) folder of the folder layout, and those under neither."""
+    import pandas as pd
+
+    if manifest is None:
+        return []
+    path = prepare_skips_path(manifest)
+    if not path.is_file():
+        return []
+    own, other = (FACE_DIRS, VOICE_DIRS) if modality == "face" else (VOICE_DIRS, FACE_DIRS)
+    out = []
+    for rec in pd.read_csv(path, dtype=str, keep_default_na=False).to_dict(orient="records"):
+        parts = set(Path(rec["path"]).parts)
+        if parts & set(other) and not parts & set(own):
+            continue
+        out.append({"item_id": "", "path": rec["path"], "reason": rec["reason"], "detail": f"prepare: {rec['detail']}"})
+    return out
+
+
+def finish_report(
+    out: Path, items: list[WorkItem], stores: dict[str, Any], prepared: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     """Summarise the store against the manifest: embedded, skipped (by reason), not yet done.
 
     Writes ``extract_report.json`` and ``skip_report.csv`` (item_id, path, reason, detail); skip records
-    of items embedded later (e.g. a file fixed and re-run) are left out of the report.
+    of items embedded later (e.g. a file fixed and re-run) are left out of the report. ``prepared``:
+    files the preparer left out of the manifest (:func:`prepare_records`), listed too (empty item_id,
+    detail ``prepare: ...``), so that every file of the corpus is either in the store or in this report.
     """
     import pandas as pd
 
@@ -91,7 +116,8 @@ def finish_report(out: Path, items: list[WorkItem], stores: dict[str, Any]) -> d
     for rec in main.skips():
         if rec["item_id"] in wanted and rec["item_id"] not in done:
             skips[rec["item_id"]] = rec
-    skip_df = pd.DataFrame(list(skips.values()), columns=["item_id", "path", "reason", "detail"]).sort_values("item_id")
+    rows = list(prepared or []) + sorted(skips.values(), key=lambda r: r["item_id"])
+    skip_df = pd.DataFrame(rows, columns=["item_id", "path", "reason", "detail"])
     tmp = Path(out) / f".skip_report.csv.{os.getpid()}.tmp"
     skip_df.to_csv(tmp, index=False)
     tmp.replace(Path(out) / "skip_report.csv")
@@ -104,6 +130,7 @@ def finish_report(out: Path, items: list[WorkItem], stores: dict[str, Any]) -> d
         "skipped": len(skips),
         "pending": len(wanted - done - set(skips)),
         "skip_reasons": dict(Counter(r["reason"] for r in skips.values())),
+        "left_out_by_prepare": dict(Counter(r["reason"] for r in prepared or [])),
         "face_source": dict(Counter(n["face_source"] for k, n in notes.items() if "face_source" in n and k in done)),
         "last_run": runs,
     }

@@ -35,7 +35,7 @@ from facevoice.extract.plan import (
     pending_shards,
     work_items,
 )
-from facevoice.extract.report import finish_report, progress_bar, write_rank_report
+from facevoice.extract.report import finish_report, prepare_records, progress_bar, write_rank_report
 from facevoice.store import EmbeddingStore
 
 
@@ -155,8 +155,10 @@ def extract(
     info = dist_info(rank, world_size)
     joined = init_process_group(info)
     limit_heap_growth()
+    manifest_path = None
     if isinstance(manifest, (str, Path)):
         media_root = media_root if media_root is not None else Path(manifest).resolve().parent
+        manifest_path = Path(manifest) / "manifest.parquet" if Path(manifest).is_dir() else Path(manifest)
         manifest = read_manifest(manifest)
     items = work_items(manifest, encoder.modality, media_root)
     if not items:
@@ -171,6 +173,8 @@ def extract(
         stores["layers"] = EmbeddingStore.create(
             out / "layers", encoder.tag + "+layers", encoder.num_layers * encoder.dim, meta=lmeta
         )
+    for store in stores.values():
+        check_resume_settings(store, {"shard_size": shard_size, "batch_size": batch_size})
     skipped_before = {s["item_id"] for s in stores["main"].skips()}
     finished = set(stores["main"].done_ids())
     if layers:
@@ -203,9 +207,37 @@ def extract(
     write_rank_report(out, result_dict(result))
     barrier(joined)
     if info.rank == 0:
-        finish_report(out, items, stores)
+        finish_report(out, items, stores, prepare_records(manifest_path, encoder.modality))
     leave_process_group(joined)
     return result
+
+
+#: speech quieter than this (RMS, dBFS) is counted in the summary: the old fixed gate rejected it
+QUIET_DB = -60.0
+
+#: extraction settings that change the embeddings at the 1e-7 level (through the batch composition)
+RESUME_SETTINGS = {"shard_size": "--shard-size", "batch_size": "--batch-size"}
+
+
+def check_resume_settings(store: EmbeddingStore, settings: dict[str, int]) -> None:
+    """Refuse to add to a store written with another shard or batch size; record the settings of a fresh one.
+
+    Batches never cross shards, and a model's batched arithmetic differs from item-by-item in the
+    last bits (1e-7 on real data), so a store finished with other sizes would hold a mixture that
+    no single run reproduces. Resuming with the same sizes is bit-identical to an uninterrupted run.
+    """
+    before = dict(store.meta.get("meta") or {})
+    started = len(store) > 0 or bool(store.skips())
+    differ = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) is not None and before[k] != v}
+    if differ and started:
+        flags = " ".join(f"{RESUME_SETTINGS[k]} {old}" for k, (old, _) in differ.items())
+        given = ", ".join(f"{RESUME_SETTINGS[k]} {new}" for k, (_, new) in differ.items())
+        raise ValueError(
+            f"{store.root}: this store was started with {flags}; resume it with the same values (given {given}: "
+            "batch composition changes embeddings in the last bits) or extract into a new --out folder"
+        )
+    if differ or any(before.get(k) is None for k in settings):
+        store.update_meta({**before, **settings})
 
 
 class _State:
@@ -279,9 +311,14 @@ class _State:
         self.result.skipped += len(self.skips)
         for s in self.skips:
             self.result.skip_reasons[s["reason"]] = self.result.skip_reasons.get(s["reason"], 0) + 1
+        kept = set(ids)
         for item_id, v in self.notes.items():
-            if "face_source" in v and item_id in set(ids):
-                key = f"face_source={v['face_source']}"
+            if item_id not in kept:
+                continue
+            keys = [f"face_source={v['face_source']}"] if "face_source" in v else []
+            if float(v.get("level_db", 0.0)) < QUIET_DB:  # kept on the VAD's word, where a fixed gate would not
+                keys.append(f"quiet speech kept (RMS < {QUIET_DB:g} dBFS)")
+            for key in keys:
                 self.result.notes[key] = self.result.notes.get(key, 0) + 1
         self._reset()
 

@@ -22,33 +22,16 @@ from typing import Any
 import torch
 from torch import nn
 
-from facevoice.encoders.hf.common import FAMILIES, resolve_family, tiny_config
+from facevoice.encoders.hf.common import resolve_family, tiny_config
+from facevoice.encoders.hf.families import FAMILIES
 from facevoice.finetune.lora import apply_lora
 from facevoice.finetune.model import SETTINGS, lora_options
 
+#: named architectures the dry run builds: every family's full-size presets (family table) and a
+#: ``tiny-<family>`` test model per family (randomly initialised, milliseconds on a CPU)
 PRESETS: dict[str, dict[str, Any]] = {
-    "wavlm-large": dict(
-        family="wavlm",
-        hidden_size=1024,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        intermediate_size=4096,
-        feat_extract_norm="layer",
-        do_stable_layer_norm=True,
-        conv_bias=False,
-    ),
-    "siglip-b16": dict(
-        family="siglip",
-        hidden_size=768,
-        num_hidden_layers=12,
-        num_attention_heads=12,
-        intermediate_size=3072,
-        image_size=224,
-        patch_size=16,
-    ),
-    # the offline test models of the encoder registry (randomly initialised, milliseconds on a CPU)
-    "tiny-wavlm": tiny_config("wavlm"),
-    "tiny-siglip": tiny_config("siglip"),
+    **{name: {"family": f.name, **cfg} for f in FAMILIES.values() for name, cfg in f.presets.items()},
+    **{f"tiny-{f.name}": tiny_config(f.name) for f in FAMILIES.values()},
 }
 
 
@@ -90,7 +73,7 @@ def parameter_report(model: Any) -> dict[str, Any]:
 
 
 #: hub names whose architecture is a preset here (the dry run never downloads)
-HUB_PRESETS = {"microsoft/wavlm-large": "wavlm-large", "google/siglip-base-patch16-224": "siglip-b16"}
+HUB_PRESETS: dict[str, str] = {hub: name for f in FAMILIES.values() for hub, name in f.hub_presets.items()}
 
 
 def meta_backbone(spec: str | Mapping[str, Any]) -> nn.Module:
@@ -115,10 +98,9 @@ def meta_backbone(spec: str | Mapping[str, Any]) -> nn.Module:
     fam = resolve_family(kw)
     for key in ("family", "model_type", "processor", "seed", "transformers_version", "architectures"):
         kw.pop(key, None)
-    _, cfg_name, model_name, _ = FAMILIES[fam]
-    config = getattr(transformers, cfg_name)(**kw)
+    config = getattr(transformers, FAMILIES[fam].config_class)(**kw)
     with torch.device("meta"):
-        return getattr(transformers, model_name)(config)
+        return getattr(transformers, FAMILIES[fam].model_class)(config)
 
 
 def dry_run(

@@ -11,6 +11,12 @@ and stored as the model will read it:
 Layout: ``data.bin`` (raw, appended), ``index.parquet`` (item_id, start, count), ``skips.parquet``
 (item_id, path, reason, detail) and ``meta.json`` (encoder tag, dtype, frame shape). A cache opened
 for a different encoder tag is refused; a build only adds items that are neither stored nor skipped.
+
+Kill safety: the index is the only authority on what ``data.bin`` holds. A build first cuts
+``data.bin`` back to the end of the last indexed item (a killed build may have appended a partial
+block, which would shift every later offset), appends, then replaces ``index.parquet``,
+``skips.parquet`` and ``meta.json`` atomically; a build killed at any point leaves a readable cache
+without the items it was adding, and the next build loads them again.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from facevoice.core.files import write_atomic
 from facevoice.core.log import get_logger
 from facevoice.core.types import SkipItem
 
@@ -122,7 +129,13 @@ def build_input_cache(
     dtype = np.uint8 if is_face else np.float32
     part_shape: tuple[int, ...] = tuple(cache.part_shape) if cache is not None else ()
     new_rows, new_skips = [], []
+    extent = 0  # bytes of data.bin that the index references
+    if cache is not None and len(cache.index):
+        per_part = int(np.prod(part_shape)) if is_face else 1
+        extent = int((cache.index["start"] + cache.index["count"]).max()) * per_part * np.dtype(dtype).itemsize
     with open(root / "data.bin", "ab") as fh:
+        fh.truncate(extent)
+        fh.seek(extent)
         offset = fh.tell() // np.dtype(dtype).itemsize
         for item_id, path in todo[["item_id", "path"]].itertuples(False):
             try:
@@ -149,7 +162,7 @@ def build_input_cache(
     _write_table(skips + [pd.DataFrame(new_skips)], root / "skips.parquet", _empty_skips())
     meta = {"tag": encoder.tag, "modality": encoder.modality, "dtype": np.dtype(dtype).str, "part_shape": part_shape}
     meta["sample_rate"] = getattr(encoder, "sample_rate", None)
-    meta_path.write_text(json.dumps(meta, indent=1))
+    write_atomic(meta_path, json.dumps(meta, indent=1))
     return InputCache(root)
 
 

@@ -2,15 +2,23 @@
 
 Every key can be set in the YAML recipe or overridden on the command line (``--set train.lr_lora=5e-5``).
 Unknown keys in the known sections are rejected, so a typo cannot silently fall back to a default.
+
+:func:`engine_config` turns the ``train:`` section into the :class:`~facevoice.train.config.TrainConfig`
+of the one training engine (``eval_every`` is its ``val_every``); :func:`comparable_finetune_config`
+is what ``--resume`` compares with the stored ``config.yaml``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import yaml
+
 from facevoice.core.config import deep_merge
+from facevoice.train.config import TrainConfig
 
 DEFAULTS: dict[str, Any] = {
     "manifest": None,  # parquet/csv manifest with train / val / test splits
@@ -59,6 +67,10 @@ DEFAULTS: dict[str, Any] = {
         "eval_batch_size": 32,
         "mixed_precision": "no",  # no | bf16 | fp16 (GPU)
         "device": "auto",  # auto | cpu
+        "selection": "val",  # val (best validation epoch) | last
+        "val_metric": "eer",  # eer | auc | auc_mean (facevoice.train.validation)
+        "patience": None,  # stop after this many validations without improvement (None: never)
+        "progress": True,  # progress bar
     },
     "eval": {
         "splits": ["test_unseen", "test_seen", "test"],
@@ -93,3 +105,41 @@ def resolve_finetune_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(out["seeds"], int):
         out["seeds"] = [out["seeds"]]
     return out
+
+
+#: keys that do not change what a run computes (``--resume`` may change them)
+VOLATILE_KEYS = {"seeds": None, "manifest": None, "data": ("cache_dir", "num_workers"), "train": ("progress",)}
+
+
+def engine_config(cfg: Mapping[str, Any], seed: int) -> TrainConfig:
+    """The training engine's settings for one seed of a resolved finetune config."""
+    tr = cfg["train"]
+    if tr["selection"] not in ("val", "last"):
+        raise ValueError(f"train.selection must be 'val' or 'last' for finetune, got {tr['selection']!r}")
+    return TrainConfig(
+        epochs=int(tr["epochs"]),
+        batch_size=int(tr["batch_size"]),
+        seed=int(seed),
+        selection=str(tr["selection"]),
+        grad_clip=tr["grad_clip"],
+        device=str(tr["device"]),
+        num_threads=None,
+        val_metric=str(tr["val_metric"]),
+        val_every=int(tr["eval_every"]),
+        patience=tr["patience"],
+        progress=bool(tr["progress"]),
+    )
+
+
+def comparable_finetune_config(cfg: Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg`` resolved against the defaults, without :data:`VOLATILE_KEYS` and ``_*`` keys, as plain YAML
+    values. The seeds list is volatile because each seed is its own run (a resume may add seeds); the
+    manifest path because its content is compared by hash (a moved manifest is the same data)."""
+    out = resolve_finetune_config({k: v for k, v in cfg.items() if not str(k).startswith("_")})
+    for section, keys in VOLATILE_KEYS.items():
+        if keys is None:
+            out.pop(section, None)
+        else:
+            for key in keys:
+                out[section].pop(key, None)
+    return yaml.safe_load(yaml.safe_dump(json.loads(json.dumps(out, default=str)), sort_keys=True))

@@ -22,25 +22,6 @@ from facevoice.encoders.hf.vision import prepare_images
 from facevoice.finetune.cache import InputCache
 
 
-def carve_validation(manifest: pd.DataFrame, fraction: float, seed: int) -> pd.DataFrame:
-    """When the manifest has no ``val`` rows, move a seeded ``fraction`` of training identities to ``val``.
-
-    Their ``test_seen`` rows (if any) are dropped from the seen test: those identities are no longer seen.
-    """
-    if (manifest["split"] == "val").any() or fraction <= 0:
-        return manifest
-    ids = np.array(sorted(manifest.loc[manifest["split"] == "train", "identity"].unique()))
-    n_val = max(1, int(round(fraction * len(ids))))
-    if n_val >= len(ids):
-        raise ValueError(f"cannot carve {n_val} validation identities out of {len(ids)} training identities")
-    val = set(np.random.default_rng(seed).choice(ids, size=n_val, replace=False))
-    out = manifest.copy()
-    moved = out["identity"].isin(val)
-    out = out[~(moved & (out["split"] == "test_seen"))].copy()
-    out.loc[out["identity"].isin(val) & (out["split"] == "train"), "split"] = "val"
-    return out.reset_index(drop=True)
-
-
 @dataclass
 class PairPlan:
     """Training identities and items usable in both modalities (``labels`` index ``identities``)."""

@@ -1,5 +1,8 @@
 """LoRA (peft) on the transformer layers of the registered encoder families.
 
+Where the LoRA-able layers sit in each family is the ``lora`` field of its entry in the family table
+(:mod:`facevoice.encoders.hf.families`); this module turns it into peft targets.
+
 Targets are given as *roles* (``q``, ``k``, ``v``, ``o``, ``ffn_in``, ``ffn_out``), a preset
 (``qv``, ``qkv``, ``attn``, ``ffn``, ``all``) or literal leaf module names; they are turned into one
 peft regex restricted to the encoder's transformer layers, so that look-alike modules elsewhere
@@ -17,12 +20,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from facevoice.encoders.hf.families import LORA_LAYOUTS
 
 ROLES = ("q", "k", "v", "o", "ffn_in", "ffn_out")
 PRESETS: dict[str, tuple[str, ...]] = {
@@ -34,75 +38,21 @@ PRESETS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class FamilyLayout:
-    """Where the LoRA-able linear layers sit in one encoder family (paths inside a layer)."""
-
-    layers: str  # regex of the transformer-layer container, e.g. r"encoder\.layers"
-    roles: dict[str, str]  # role -> path inside one layer
-
-
-_W2V = FamilyLayout(
-    r"encoder\.layers",
-    {
-        "q": "attention.q_proj",
-        "k": "attention.k_proj",
-        "v": "attention.v_proj",
-        "o": "attention.out_proj",
-        "ffn_in": "feed_forward.intermediate_dense",
-        "ffn_out": "feed_forward.output_dense",
-    },
-)
-_VIT = FamilyLayout(
-    r"encoder\.layers",
-    {
-        "q": "self_attn.q_proj",
-        "k": "self_attn.k_proj",
-        "v": "self_attn.v_proj",
-        "o": "self_attn.out_proj",
-        "ffn_in": "mlp.fc1",
-        "ffn_out": "mlp.fc2",
-    },
-)
-_DINO = FamilyLayout(
-    r"encoder\.layer",
-    {
-        "q": "attention.q_proj",
-        "k": "attention.k_proj",
-        "v": "attention.v_proj",
-        "o": "attention.o_proj",
-        "ffn_in": "mlp.fc1",
-        "ffn_out": "mlp.fc2",
-    },
-)
-# transformers ``config.model_type`` -> layout
-FAMILIES: dict[str, FamilyLayout] = {
-    "wavlm": _W2V,
-    "hubert": _W2V,
-    "wav2vec2": _W2V,
-    "siglip_vision_model": _VIT,
-    "siglip": _VIT,
-    "clip_vision_model": _VIT,
-    "clip": _VIT,
-    "dinov2": _DINO,
-}
-
-
 def model_family(model: nn.Module) -> str:
-    """The transformers ``model_type`` of ``model`` (unwrapping peft), checked against :data:`FAMILIES`."""
+    """The transformers ``model_type`` of ``model`` (unwrapping peft), one with a LoRA layout in the family table."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     config = getattr(base, "config", None)
     family = getattr(config, "model_type", None)
-    if family not in FAMILIES:
-        raise ValueError(f"no LoRA layout for model_type {family!r}; supported: {sorted(FAMILIES)}")
+    if family not in LORA_LAYOUTS:
+        raise ValueError(f"no LoRA layout for model_type {family!r}; supported: {sorted(LORA_LAYOUTS)}")
     return family
 
 
 def target_regex(family: str, targets: str | Sequence[str] = "qv", layers: Sequence[int] | None = None) -> str:
     """peft ``target_modules`` regex for ``targets`` (preset, roles or leaf names) in ``layers`` (all if None)."""
-    if family not in FAMILIES:
-        raise ValueError(f"no LoRA layout for model_type {family!r}; supported: {sorted(FAMILIES)}")
-    layout = FAMILIES[family]
+    if family not in LORA_LAYOUTS:
+        raise ValueError(f"no LoRA layout for model_type {family!r}; supported: {sorted(LORA_LAYOUTS)}")
+    layout = LORA_LAYOUTS[family]
     if isinstance(targets, str):
         if targets not in PRESETS:
             raise ValueError(f"unknown LoRA target preset {targets!r}; presets: {sorted(PRESETS)}, or a list of roles")

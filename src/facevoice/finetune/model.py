@@ -24,7 +24,7 @@ from facevoice.encoders.hf.audio import audio_forward
 from facevoice.encoders.hf.common import masked_mean, weighted_layer_sum
 from facevoice.encoders.hf.vision import pool_tokens, vision_forward
 from facevoice.finetune.lora import apply_lora
-from facevoice.losses.infonce import InfoNCELoss
+from facevoice.losses import create_loss
 
 SETTINGS = ("none", "face", "voice", "both")
 
@@ -118,7 +118,9 @@ class DualEncoder(nn.Module):
         self.voice, self.face = voice, face
         self.voice_head = ProjectionHead(voice.hidden_size, embed_dim, head_hidden, head_dropout)
         self.face_head = ProjectionHead(face.hidden_size, embed_dim, head_hidden, head_dropout)
-        self.loss = InfoNCELoss(temperature=temperature, learnable=learnable_temperature, same_identity=same_identity)
+        self.loss = create_loss(
+            "infonce", temperature=temperature, learnable=learnable_temperature, same_identity=same_identity
+        )
 
     def forward(
         self, voice_inputs: Mapping[str, torch.Tensor], face_inputs: Mapping[str, torch.Tensor]

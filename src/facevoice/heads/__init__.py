@@ -1,24 +1,17 @@
 """Projection heads and fusion modules of the cross-modal methods, registered in :data:`HEADS`.
 
-Every head is built as ``Head(d_face, d_voice, n_classes, **options)`` and offers
+Every head is built as ``Head(d_face, d_voice, n_classes, **options)`` (:func:`create_head`) and offers
 
 * ``forward(face (B, Df) | None, voice (B, Dv) | None) -> dict[str, Tensor]`` (training outputs:
   per-modality embeddings, logits, fused vectors, ... with the batch as first dimension), and
 * ``embed(x (B, D_modality), modality) -> (B, E)``: the scoring space (cosine = score).
 
-Entries are registered lazily ("module:attr"), so importing this package imports no head.
+A head registers itself beside its class (``@HEADS.register("name")``); the registry imports the
+head modules on its first lookup, so importing this package imports no head (and no torch model code).
 """
 
 from __future__ import annotations
 
-from facevoice.core.registry import Registry
+from facevoice.heads.registry import HEADS, create_head
 
-HEADS = Registry("head")
-
-HEADS.register("fop", "facevoice.heads.fop:FOPHead")
-HEADS.register("sbnet", "facevoice.heads.sbnet:SBNetHead")
-HEADS.register("paeff", "facevoice.heads.paeff:PAEFFHead")
-HEADS.register("ssos", "facevoice.heads.ssos:SSoSHead")
-HEADS.register("contrastive", "facevoice.heads.contrastive:ContrastiveHead")
-
-__all__ = ["HEADS"]
+__all__ = ["HEADS", "create_head"]

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facevoice.heads.layers import check_input, check_modality
+from facevoice.heads.registry import HEADS
 
 
 def projection(d_in: int, dim: int, hidden: int, dropout: float) -> nn.Module:
@@ -22,6 +23,7 @@ def projection(d_in: int, dim: int, hidden: int, dropout: float) -> nn.Module:
     return nn.Sequential(nn.Linear(d_in, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, dim))
 
 
+@HEADS.register("contrastive")
 class ContrastiveHead(nn.Module):
     """Face and voice projections into a shared space.
 

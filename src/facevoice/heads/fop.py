@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from facevoice.heads.layers import check_input, check_modality, fc_block, init_linear_
+from facevoice.heads.registry import HEADS
 
 FUSIONS = ("gated", "linear")
 
@@ -73,6 +74,7 @@ class LinearFusion(nn.Module):
         return self.weight1 * f + self.weight2 * v, f, v
 
 
+@HEADS.register("fop")
 class FOPHead(nn.Module):
     """Two-branch FOP head.
 

@@ -28,6 +28,7 @@ from torch import nn
 
 from facevoice.heads.fop import GatedFusion
 from facevoice.heads.layers import check_input, check_modality, init_linear_
+from facevoice.heads.registry import HEADS
 
 ATTENTIONS = ("mult", "add", "concat")
 MIXES = ("activated", "raw")
@@ -82,6 +83,7 @@ class EGFF(nn.Module):
         return x, ff, vf
 
 
+@HEADS.register("paeff")
 class PAEFFHead(nn.Module):
     """Two branches, Poincaré-ball projections, EGFF (or the gated baseline) and a classifier.
 

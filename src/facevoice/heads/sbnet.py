@@ -1,10 +1,13 @@
 """SBNet head (Saeed et al., ICASSP 2023): one branch shared by faces and voices.
 
 ``[Linear → BN → ReLU → Dropout(0.5)] × 2`` (d_in → 128 → 128) → L2-normalise → ``Linear(128, C)``.
-Both modalities pass through the same weights. When the two input sizes differ, each modality
-first goes through its own linear *input adapter* to a common size (the documented extension;
-``adapter_dim`` defaults to the smaller input size). With ``adapter="auto"`` adapters exist only
-when the sizes differ; ``"always"`` forces them; ``"none"`` requires equal sizes.
+``layers=1`` keeps only the first block (d_in → 128, the FOP-style branch some SBNet variants
+use); ``hidden_dim`` sets the first block's width when it differs from ``dim`` (released
+checkpoints of other widths). Both modalities pass through the same weights. When the two input
+sizes differ, each modality first goes through its own linear *input adapter* to a common size
+(the documented extension; ``adapter_dim`` defaults to the smaller input size). With
+``adapter="auto"`` adapters exist only when the sizes differ; ``"always"`` forces them; ``"none"``
+requires equal sizes.
 
 A batch may hold one modality or both: both are adapted, concatenated and passed through the
 branch in one pass (so batch norm sees the mixed batch), then split again. Linear layers:
@@ -19,22 +22,38 @@ import torch.nn.functional as F
 from torch import nn
 
 from facevoice.heads.layers import check_input, check_modality, fc_block, init_linear_
+from facevoice.heads.registry import HEADS
 
 ADAPTER_MODES = ("auto", "always", "none")
 
 
-class SBNetBranch(nn.Module):
-    """Two fc blocks then L2 normalisation: ``(N, d_in) -> (N, dim)``."""
+BRANCH_LAYERS = (1, 2)
 
-    def __init__(self, d_in: int, dim: int, dropout: float) -> None:
+
+class SBNetBranch(nn.Module):
+    """One or two fc blocks then L2 normalisation: ``(N, d_in) -> (N, dim)``.
+
+    Two blocks: ``fc1`` d_in → ``hidden_dim`` (default ``dim``), ``fc2`` → ``dim``; one block: ``fc1`` d_in → ``dim``.
+    """
+
+    def __init__(self, d_in: int, dim: int, dropout: float, layers: int = 2, hidden_dim: int | None = None) -> None:
         super().__init__()
-        self.fc1 = fc_block(d_in, dim, dropout)
-        self.fc2 = fc_block(dim, dim, dropout)
+        if layers not in BRANCH_LAYERS:
+            raise ValueError(f"SBNet branch layers must be one of {BRANCH_LAYERS}, got {layers!r}")
+        if layers == 1 and hidden_dim not in (None, dim):
+            raise ValueError(f"a one-layer SBNet branch has no hidden width (hidden_dim={hidden_dim}, dim={dim})")
+        hidden = int(hidden_dim or dim)
+        self.fc1 = fc_block(d_in, hidden if layers == 2 else dim, dropout)
+        self.fc2 = fc_block(hidden, dim, dropout) if layers == 2 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.normalize(self.fc2(self.fc1(x)), p=2, dim=1)
+        h = self.fc1(x)
+        if self.fc2 is not None:
+            h = self.fc2(h)
+        return F.normalize(h, p=2, dim=1)
 
 
+@HEADS.register("sbnet")
 class SBNetHead(nn.Module):
     """Single-branch head shared by both modalities.
 
@@ -44,6 +63,8 @@ class SBNetHead(nn.Module):
         dropout: dropout of both blocks (0.5).
         adapter: ``"auto"``, ``"always"`` or ``"none"`` (see module docstring).
         adapter_dim: common size the adapters map to (default: ``min(d_face, d_voice)``).
+        layers: fc blocks in the shared branch (2, or 1).
+        hidden_dim: width of the first of two blocks (default: ``dim``).
     """
 
     def __init__(
@@ -55,6 +76,8 @@ class SBNetHead(nn.Module):
         dropout: float = 0.5,
         adapter: str = "auto",
         adapter_dim: int | None = None,
+        layers: int = 2,
+        hidden_dim: int | None = None,
     ) -> None:
         super().__init__()
         if adapter not in ADAPTER_MODES:
@@ -66,7 +89,7 @@ class SBNetHead(nn.Module):
         d_common = int(adapter_dim or min(d_face, d_voice)) if use else int(d_face)
         self.face_adapter = nn.Linear(d_face, d_common) if use else nn.Identity()
         self.voice_adapter = nn.Linear(d_voice, d_common) if use else nn.Identity()
-        self.embed_branch = SBNetBranch(d_common, dim, dropout)
+        self.embed_branch = SBNetBranch(d_common, dim, dropout, layers, hidden_dim)
         self.logits_layer = nn.Linear(dim, n_classes)
         init_linear_(self, bias=0.01)
 

@@ -12,12 +12,14 @@ import torch
 from torch import nn
 
 from facevoice.heads.layers import check_input, check_modality
+from facevoice.heads.registry import HEADS
 
 
 def _ssos_head(d_in: int, dim: int, dropout: float) -> nn.Sequential:
     return nn.Sequential(nn.BatchNorm1d(d_in), nn.ReLU(), nn.Linear(d_in, dim, bias=False), nn.Dropout(dropout))
 
 
+@HEADS.register("ssos")
 class SSoSHead(nn.Module):
     """Face and voice heads plus the shared classifier.
 

@@ -1,1 +1,2 @@
-"""Interoperability with the field's releases: FOP checkpoints, FOP-style feature CSVs, FAME submissions."""
+"""Interoperability with the field's releases: FOP and SBNet checkpoints (``checkpoints``), FOP-style feature
+CSVs, FAME submissions."""

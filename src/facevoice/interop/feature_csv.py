@@ -9,17 +9,23 @@ Recipe ``data:`` section with ``source: feature_csv``::
     val: {face_csv: ..., voice_csv: ...}   # optional; otherwise val identities are carved from train
     tests:                                 # optional verification lists, evaluated after training
       unseen_unheard: {face_csv: ..., voice_csv: ..., labels: auto}   # auto | identity | parity
+      other: {face_csv: ..., voice_csv: ..., key: keys.txt}           # labels from a key file
 
 Each training row becomes one face item and one voice item of its identity (``train`` split);
 validation rows likewise (``val``). Verification lists are read by
 :func:`facevoice.data.formats.fop.read_fop_verification_list` (row i of both files = trial i) and scored
 with the cosine of ``method.embed`` outputs, or with the method's own score back-end (``xplda``,
-``plda``: log-likelihood ratios).
+``plda``: log-likelihood ratios). A list's ``key`` (a ``trial_id label`` file, line i =
+trial i) gives its labels and trial ids instead of the files' label columns. With ``scores_dir``,
+every list's per-trial scores go to ``<scores_dir>/<name>.tsv`` (``trial_id score label``, full
+precision; trial ids from the key, else the 0-based row).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,8 +34,11 @@ import pandas as pd
 from facevoice.backends.scores import CosineScore
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.formats.fop import read_fop_features, read_fop_verification_list
+from facevoice.data.formats.numeric_csv import FormatError
 from facevoice.data.manifest import make_manifest
 from facevoice.eval.metrics import auc, eer, reference_eer
+from facevoice.eval.protocols.io import write_table
+from facevoice.eval.protocols.score_files import read_key
 from facevoice.runs.loading import embed_array, load_method, method_pair_scores
 
 
@@ -83,10 +92,13 @@ def load_feature_csv_bundle(section: Mapping[str, Any]) -> EmbeddingBundle:
     return EmbeddingBundle(manifest, emb, tags, {"source": "feature_csv"})
 
 
-def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str = "cpu") -> dict[str, dict[str, Any]]:
+def evaluate_feature_lists(
+    method: Any, section: Mapping[str, Any], device: str = "cpu", scores_dir: str | Path | None = None
+) -> dict[str, dict[str, Any]]:
     """EER / AUC (exact, and the reference grid estimate) of every list in ``section["tests"]``.
 
-    Returns ``{name: {eer, auc, reference_eer, n_trials, n_target, label_source, parity_agreement}}``.
+    Returns ``{name: {eer, auc, reference_eer, n_trials, n_target, label_source, parity_agreement}}``;
+    with ``scores_dir`` also writes each list's per-trial scores (``<name>.tsv``, key ``scores_file``).
     """
 
     out: dict[str, dict[str, Any]] = {}
@@ -95,6 +107,11 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
         scores = pair_scores(method, lst.face, lst.voice, device)
         # the reference grid spans cosine scores; log-likelihood ratios get a grid over their own range
         span = (float(scores.min()), float(scores.max())) if method.score_backend().llr else (-1.0, 1.0)
+        written = {}
+        if scores_dir is not None:
+            ids = lst.trial_ids if lst.trial_ids is not None else np.arange(len(scores)).astype(str)
+            table = pd.DataFrame({"trial_id": ids, "score": scores, "label": lst.labels.astype(int)})
+            written = {"scores_file": str(write_table(table, Path(scores_dir) / f"{name}.tsv"))}
         out[name] = {
             "eer": float(eer(scores, lst.labels).eer),
             "auc": float(auc(scores, lst.labels)),
@@ -103,7 +120,8 @@ def evaluate_feature_lists(method: Any, section: Mapping[str, Any], device: str 
             "n_target": int(lst.labels.sum()),
             "label_source": lst.label_source,
             "parity_agreement": lst.parity_agreement,
-            "files": [str(spec["face_csv"]), str(spec["voice_csv"])],
+            "files": [str(spec["face_csv"]), str(spec["voice_csv"])] + ([str(spec["key"])] if spec.get("key") else []),
+            **written,
         }
     return out
 
@@ -116,12 +134,23 @@ def read_feature_list(name: str, spec: Mapping[str, Any], section: Mapping[str, 
 
     if not isinstance(spec, Mapping) or not spec.get("face_csv") or not spec.get("voice_csv"):
         raise ValueError(f"data.tests.{name} needs face_csv and voice_csv")
-    return read_fop_verification_list(
+    key = spec.get("key")
+    lst = read_fop_verification_list(
         spec["face_csv"],
         spec["voice_csv"],
-        labels=spec.get("labels", "auto"),
+        labels="parity" if key else spec.get("labels", "auto"),  # with a key the files' labels are not needed
         face_dim=section.get("face_dim") or d_face,
         voice_dim=section.get("voice_dim") or d_voice,
+    )
+    if not key:
+        return lst
+    truth = read_key(key)
+    if len(truth) != len(lst.labels):
+        raise FormatError(
+            f"{key}: {len(truth)} trials, but {spec['face_csv']} has {len(lst.labels)} rows (line i = row i)"
+        )
+    return dataclasses.replace(
+        lst, labels=truth["label"].to_numpy(np.int8), label_source="key", trial_ids=truth["trial_id"].to_numpy(str)
     )
 
 
@@ -145,24 +174,33 @@ def pair_scores(method: Any, face: np.ndarray, voice: np.ndarray, device: str = 
 
 
 def parse_test_specs(texts: Any) -> dict[str, dict[str, str]]:
-    """``["NAME=FACE_CSV,VOICE_CSV", ...]`` -> ``{NAME: {"face_csv", "voice_csv"}}``; a repeated NAME is an error."""
+    """``["NAME=FACE_CSV,VOICE_CSV[,KEY]", ...]`` -> ``{NAME: {"face_csv", "voice_csv"[, "key"]}}``;
+    a repeated NAME is an error. ``KEY``: a ``trial_id label`` file giving the list's labels."""
     parsed: dict[str, dict[str, str]] = {}
     for text in texts:
         name, sep, files = str(text).partition("=")
         parts = [p.strip() for p in files.split(",")]
-        if not sep or len(parts) != 2 or not name.strip() or not all(parts):
-            raise ValueError(f"test list {text!r} must look like NAME=FACE_CSV,VOICE_CSV")
+        if not sep or len(parts) not in (2, 3) or not name.strip() or not all(parts):
+            raise ValueError(f"test list {text!r} must look like NAME=FACE_CSV,VOICE_CSV[,KEY_FILE]")
         if name.strip() in parsed:
             raise ValueError(f"test list name {name.strip()!r} given twice; names must be unique")
-        parsed[name.strip()] = {"face_csv": parts[0], "voice_csv": parts[1]}
+        parsed[name.strip()] = {"face_csv": parts[0], "voice_csv": parts[1]} | (
+            {"key": parts[2]} if len(parts) == 3 else {}
+        )
     return parsed
 
 
 def evaluate_run_lists(
-    run_dir: Any, tests: Any, labels: str = "auto", which: str = "best", device: str = "cpu"
+    run_dir: Any,
+    tests: Any,
+    labels: str = "auto",
+    which: str = "best",
+    device: str = "cpu",
+    scores_dir: str | Path | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Evaluate a trained run on ``NAME=FACE_CSV,VOICE_CSV`` lists (strings) or a ``{name: {...}}`` mapping."""
+    """Evaluate a trained run on ``NAME=FACE_CSV,VOICE_CSV[,KEY]`` lists (strings) or a ``{name: {...}}`` mapping."""
 
     if not isinstance(tests, Mapping):
         tests = {name: {**spec, "labels": labels} for name, spec in parse_test_specs(tests).items()}
-    return evaluate_feature_lists(load_method(run_dir, which, device=device), {"tests": tests}, device)
+    method = load_method(run_dir, which, device=device)
+    return evaluate_feature_lists(method, {"tests": tests}, device, scores_dir)

@@ -18,12 +18,15 @@ import torch
 from torch import nn
 
 from facevoice.losses._checks import check_features_labels
+from facevoice.losses.base import Loss
+from facevoice.losses.registry import LOSSES
 
 CENTER_FORMS = ("paper", "reference_tf")
 CENTER_INITS = ("zeros", "xavier")
 
 
-class CenterLoss(nn.Module):
+@LOSSES.register("center")
+class CenterLoss(Loss):
     """Pull features ``(B, D)`` towards their class centre ``(n_classes, D)``.
 
     Args:
@@ -35,6 +38,9 @@ class CenterLoss(nn.Module):
         init: ``"zeros"`` (paper) or ``"xavier"`` (TF reference) initial centres.
         form: ``"paper"`` (1/2 mean squared norm) or ``"reference_tf"`` (mean squared element).
     """
+
+    inputs = ("features", "labels")
+    sizes = ("n_classes", "dim")
 
     def __init__(
         self,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from facevoice.losses._checks import check_features_labels, check_weights
+from facevoice.losses.base import Loss
+from facevoice.losses.registry import LOSSES
 
 
-class CrossEntropyLoss(nn.Module):
+@LOSSES.register("cross_entropy")
+class CrossEntropyLoss(Loss):
     """Mean cross-entropy of ``logits (B, C)`` against ``labels (B,)``.
 
     With ``weights (B,)`` the loss is ``mean_i(w_i * ce_i)`` (weights are not renormalised: SSoS
@@ -18,6 +20,9 @@ class CrossEntropyLoss(nn.Module):
     Args:
         label_smoothing: as in :func:`torch.nn.functional.cross_entropy` (0 in every paper here).
     """
+
+    inputs = ("logits", "labels")
+    optional = ("weights",)
 
     def __init__(self, label_smoothing: float = 0.0) -> None:
         super().__init__()

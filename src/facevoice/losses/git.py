@@ -20,10 +20,12 @@ from __future__ import annotations
 import torch
 
 from facevoice.losses.center import CenterLoss
+from facevoice.losses.registry import LOSSES
 
 GIT_PAIRS = ("i_ne_j", "different_identity")
 
 
+@LOSSES.register("git")
 class GitLoss(CenterLoss):
     """Centre pull plus push away from the centres of the other rows' identities.
 

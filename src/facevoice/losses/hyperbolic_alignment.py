@@ -27,9 +27,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from facevoice.losses._checks import check_pair
+from facevoice.losses.base import Loss
+from facevoice.losses.registry import LOSSES
 
 SIMILARITIES = ("hyperbolic", "euclidean_dot", "cosine")
 
@@ -48,7 +49,8 @@ def pairwise_poincare_distance(x: torch.Tensor, y: torch.Tensor, c: float) -> to
     return torch.log1p(t + torch.sqrt(t * (t + 2.0))) / math.sqrt(c)
 
 
-class HyperbolicAlignmentLoss(nn.Module):
+@LOSSES.register("hyperbolic_alignment")
+class HyperbolicAlignmentLoss(Loss):
     """Symmetric InfoNCE-style alignment of row-aligned ``a (B, D)`` and ``b (B, D)``.
 
     Args:
@@ -56,6 +58,8 @@ class HyperbolicAlignmentLoss(nn.Module):
         temperature: fixed softmax temperature (0.07).
         similarity: ``"hyperbolic"``, ``"euclidean_dot"`` or ``"cosine"`` (see module docstring).
     """
+
+    inputs = ("a", "b")
 
     def __init__(self, c: float = 0.05, temperature: float = 0.07, similarity: str = "hyperbolic") -> None:
         super().__init__()

@@ -27,10 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from facevoice.losses.base import Loss
+from facevoice.losses.registry import LOSSES
+
 SAME_IDENTITY_MODES = ("mask", "positive", "ignore")
 
 
-class InfoNCELoss(nn.Module):
+@LOSSES.register("infonce")
+class InfoNCELoss(Loss):
     """Symmetric InfoNCE over a batch of paired embeddings with a learnable temperature.
 
     Args:
@@ -40,6 +44,9 @@ class InfoNCELoss(nn.Module):
         normalize: L2-normalise ``a`` and ``b`` before the dot products.
         same_identity: how off-diagonal same-identity pairs are treated when labels are given.
     """
+
+    inputs = ("a", "b")
+    optional = ("labels",)
 
     def __init__(
         self,

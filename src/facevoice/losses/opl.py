@@ -16,20 +16,24 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from facevoice.losses._checks import check_features_labels
+from facevoice.losses.base import Loss
+from facevoice.losses.registry import LOSSES
 
 OPL_FORMS = ("paper", "reference")
 
 
-class OrthogonalProjectionLoss(nn.Module):
+@LOSSES.register("opl")
+class OrthogonalProjectionLoss(Loss):
     """OPL over a batch of features ``(B, D)`` with identity labels ``(B,)``.
 
     Args:
         gamma: weight of the different-identity term (0.7 in FOP).
         form: ``"paper"`` (exact means) or ``"reference"`` (sums divided by ``count + 1e-6``).
     """
+
+    inputs = ("features", "labels")
 
     def __init__(self, gamma: float = 0.7, form: str = "paper") -> None:
         super().__init__()

@@ -16,17 +16,22 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from facevoice.losses._checks import check_features_labels, check_pair, check_weights
+from facevoice.losses.base import Loss
+from facevoice.losses.registry import LOSSES
 
 
-class SSoSAlignmentLoss(nn.Module):
+@LOSSES.register("ssos_alignment")
+class SSoSAlignmentLoss(Loss):
     """Symmetric SSoS alignment of row-aligned ``a (B, D)`` and ``b (B, D)``.
 
     Args:
         offset: the constant inside the log (5.4: 1 + 3.4 plus the ``exp(0)`` of the diagonal).
     """
+
+    inputs = ("a", "b")
+    optional = ("labels", "weights")
 
     def __init__(self, offset: float = 5.4) -> None:
         super().__init__()

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -76,16 +76,21 @@ class Batch:
 
 
 class Method(nn.Module):
-    """Base class of every trainable cross-modal method (registered in ``facevoice.methods.METHODS``).
+    """Base class of every cross-modal method (registered with ``@METHODS.register(name)``).
 
     Subclasses set :attr:`sampling` and implement :meth:`training_step` and :meth:`embed`; they may
     override the optimiser and the hooks. Constructor signature:
     ``Method(d_face: int, d_voice: int, n_classes: int, **hparams)``; ``hparams`` come from the
-    recipe's ``method:`` section.
+    recipe's ``method:`` section. Heads and losses are built by name (``create_head``, ``create_loss``).
     """
 
     sampling: Sampling = "paired"
     default_batch_size: int = 128
+    #: trained by gradient steps; a training-free method (``False``) is fitted with ``fit_bundle``
+    trainable: ClassVar[bool] = True
+    #: hyper-parameters for a smoke run of a few dozen steps on toy data (a larger learning rate, shorter
+    #: schedules); the generic tests train every registered method with them. Empty: the defaults will do.
+    smoke_hparams: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, d_face: int, d_voice: int, n_classes: int, **hparams: Any) -> None:
         super().__init__()

@@ -20,12 +20,14 @@ from facevoice.backends.cca import CCABaseline
 from facevoice.heads.layers import check_input, check_modality
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, resolve_hparams
+from facevoice.methods.registry import METHODS
 
 # "auto": the backend's documented rule (the spec's 50 components / ridge 1e-3 from 800 training
 # identities on; fewer components and a stronger ridge for small training sets such as MAV-Celeb).
 CCA_DEFAULTS: dict[str, Any] = {"n_pca": 50, "n_components": "auto", "reg": "auto", "pairing": "cyclic", "seed": 0}
 
 
+@METHODS.register("cca")
 class CCAMethod(Method):
     """PCA + CCA fitted on training identities; cosine scores in the canonical space."""
 

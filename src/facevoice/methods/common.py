@@ -40,12 +40,21 @@ def require_paired(method: str, batch: Batch) -> tuple[torch.Tensor, torch.Tenso
     return batch.face, batch.voice, batch.labels
 
 
-def cosine_factor(n_steps: int, eta_ratio: float) -> Callable[[int], float]:
-    """LR multiplier for a cosine decay from 1 to ``eta_ratio`` over ``n_steps`` steps (then flat)."""
+def cosine_factor(n_steps: int, eta_ratio: float = 0.0, warmup_steps: int = 0) -> Callable[[int], float]:
+    """LR multiplier for ``LambdaLR``: a linear warm-up, then a cosine decay from 1 to ``eta_ratio``.
+
+    Steps ``0 .. warmup_steps - 1`` ramp linearly to 1 (``(step + 1) / warmup_steps``); the cosine then
+    runs over the remaining ``n_steps - warmup_steps`` steps and stays flat at ``eta_ratio`` after them.
+    The one schedule helper of facevoice (the head methods use it without warm-up, ``finetune`` with).
+    """
     n = max(1, int(n_steps))
+    warmup = max(0, int(warmup_steps))
 
     def factor(step: int) -> float:
-        t = min(step, n) / n
+        if step < warmup:
+            return (step + 1) / warmup
+        span = max(1, n - warmup)
+        t = min(step - warmup, span) / span
         return eta_ratio + (1.0 - eta_ratio) * 0.5 * (1.0 + math.cos(math.pi * t))
 
     return factor

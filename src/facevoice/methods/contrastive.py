@@ -8,6 +8,12 @@ off-diagonal entries from the softmax (see the loss).
 The paper publishes no hyper-parameters for this part; facevoice's choices (all exposed): a 2-layer
 MLP projection 512 → 256, dropout 0.1, AdamW lr 1e-3, weight decay 1e-4 on the projection weights
 (none on the temperature), cosine decay to 1% of the lr over the run, batch 256.
+
+The loss is a choice (``loss``, default ``"infonce"``; ``loss_args`` for its arguments): any
+registered loss of row-aligned pairs (``a`` = the voice projections, ``b`` = the face projections,
+optional identity ``labels``), e.g. ``loss: ssos_alignment``. ``temperature``,
+``learnable_temperature``, ``max_scale`` and ``same_identity`` are InfoNCE's arguments. Logged terms
+say ``v2f`` / ``f2v`` where the loss says ``a2b`` / ``b2a``.
 """
 
 from __future__ import annotations
@@ -16,15 +22,18 @@ from typing import Any
 
 import torch
 
-from facevoice.heads.contrastive import ContrastiveHead
-from facevoice.losses.infonce import SAME_IDENTITY_MODES, InfoNCELoss
+from facevoice.heads import create_head
 from facevoice.methods.base import Batch, Method, Modality
-from facevoice.methods.common import check_choice, cosine_factor, require_paired, resolve_hparams
+from facevoice.methods.common import cosine_factor, require_paired, resolve_hparams
+from facevoice.methods.loss_choice import build_chosen_loss, detached_terms
+from facevoice.methods.registry import METHODS
 
 CONTRASTIVE_DEFAULTS: dict[str, Any] = {
     "dim": 256,
     "hidden": 512,
     "dropout": 0.1,
+    "loss": "infonce",
+    "loss_args": {},
     "temperature": 0.07,
     "learnable_temperature": True,
     "max_scale": 100.0,
@@ -35,37 +44,55 @@ CONTRASTIVE_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: what the projections offer the loss (a = voices, b = faces), and the arguments of the names above
+CONTRASTIVE_LOSS_INPUTS = ("a", "b", "labels")
+CONTRASTIVE_LOSS_ARGS = {
+    "infonce": {
+        "temperature": "temperature",
+        "learnable": "learnable_temperature",
+        "max_scale": "max_scale",
+        "same_identity": "same_identity",
+    }
+}
+
+
+@METHODS.register("contrastive")
 class ContrastiveMethod(Method):
     """Face and voice projections + symmetric InfoNCE with a learnable temperature."""
 
     sampling = "paired"
     default_batch_size = 256
+    smoke_hparams = {"lr": 1e-2}
 
     def __init__(self, d_face: int, d_voice: int, n_classes: int, **hparams: Any) -> None:
         hp = resolve_hparams("contrastive", CONTRASTIVE_DEFAULTS, hparams)
-        check_choice("contrastive", "same_identity", hp["same_identity"], SAME_IDENTITY_MODES)
         super().__init__(d_face, d_voice, n_classes, **hp)
-        self.head = ContrastiveHead(d_face, d_voice, n_classes, int(hp["dim"]), int(hp["hidden"]), float(hp["dropout"]))
-        self.loss = InfoNCELoss(
-            temperature=float(hp["temperature"]),
-            learnable=bool(hp["learnable_temperature"]),
-            max_scale=float(hp["max_scale"]),
-            same_identity=hp["same_identity"],
+        self.head = create_head(
+            "contrastive",
+            d_face,
+            d_voice,
+            n_classes,
+            dim=int(hp["dim"]),
+            hidden=int(hp["hidden"]),
+            dropout=float(hp["dropout"]),
+        )
+        sizes = {"n_classes": n_classes, "dim": int(hp["dim"])}
+        self.loss = build_chosen_loss(
+            "contrastive",
+            hp,
+            CONTRASTIVE_DEFAULTS,
+            provides=CONTRASTIVE_LOSS_INPUTS,
+            sizes=sizes,
+            legacy=CONTRASTIVE_LOSS_ARGS,
         )
 
     def training_step(self, batch: Batch, step: int, epoch: int) -> dict[str, torch.Tensor]:
-        """``{"loss", "loss_v2f", "loss_f2v", "logit_scale", "acc_v2f", "acc_f2v"}`` for a paired batch."""
+        """``{"loss", ...}`` for a paired batch; with InfoNCE ``loss_v2f``, ``loss_f2v``, ``logit_scale``,
+        ``acc_v2f``, ``acc_f2v``."""
         face, voice, labels = require_paired("contrastive", batch)
         out = self.head(face, voice)
-        nce = self.loss(out["voice"], out["face"], labels)
-        return {
-            "loss": nce["loss"],
-            "loss_v2f": nce["loss_a2b"].detach(),
-            "loss_f2v": nce["loss_b2a"].detach(),
-            "logit_scale": nce["logit_scale"],
-            "acc_v2f": nce["acc_a2b"],
-            "acc_f2v": nce["acc_b2a"],
-        }
+        terms = self.loss.compute({"a": out["voice"], "b": out["face"], "labels": labels})
+        return {"loss": terms["loss"], **detached_terms(terms, rename={"a2b": "v2f", "b2a": "f2v"})}
 
     def configure_optimizer(self, n_steps: int) -> tuple[torch.optim.Optimizer, Any]:
         """AdamW; weight decay on the projections' weight matrices only; cosine decay to ``final_lr_ratio``."""

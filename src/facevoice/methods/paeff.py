@@ -19,12 +19,11 @@ from typing import Any
 
 import torch
 
-from facevoice.heads.paeff import ATTENTIONS, MIXES, PAEFFHead
-from facevoice.losses.cross_entropy import CrossEntropyLoss
-from facevoice.losses.hyperbolic_alignment import HyperbolicAlignmentLoss
-from facevoice.losses.opl import OPL_FORMS, OrthogonalProjectionLoss
+from facevoice.heads import create_head
+from facevoice.losses import create_loss
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, cosine_factor, require_paired, resolve_hparams
+from facevoice.methods.registry import METHODS
 
 VARIANTS = ("baseline", "egff", "egff_euclidean", "full")
 
@@ -50,21 +49,21 @@ PAEFF_DEFAULTS: dict[str, Any] = {
 }
 
 
+@METHODS.register("paeff")
 class PAEFFMethod(Method):
     """Precise alignment in hyperbolic space + enhanced gated feature fusion (Hannan et al., 2025)."""
 
     sampling = "paired"
     default_batch_size = 1024
+    smoke_hparams = {"lr": 1e-2}
 
     def __init__(self, d_face: int, d_voice: int, n_classes: int, **hparams: Any) -> None:
         hp = resolve_hparams("paeff", PAEFF_DEFAULTS, hparams)
         variant = check_choice("paeff", "variant", hp["variant"], VARIANTS)
-        check_choice("paeff", "attention", hp["attention"], ATTENTIONS)
-        check_choice("paeff", "egff_mix", hp["egff_mix"], MIXES)
         check_choice("paeff", "alignment_similarity", hp["alignment_similarity"], ("hyperbolic", "euclidean_dot"))
-        check_choice("paeff", "opl_form", hp["opl_form"], OPL_FORMS)
         super().__init__(d_face, d_voice, n_classes, **hp)
-        self.head = PAEFFHead(
+        self.head = create_head(
+            "paeff",
             d_face,
             d_voice,
             n_classes,
@@ -77,12 +76,14 @@ class PAEFFMethod(Method):
             mix=hp["egff_mix"],
             attention_dim=int(hp["attention_dim"]),
         )
-        self.ce = CrossEntropyLoss()
-        self.opl = OrthogonalProjectionLoss(float(hp["opl_gamma"]), hp["opl_form"])
-        self.align: HyperbolicAlignmentLoss | None = None
+        self.ce = create_loss("cross_entropy")
+        self.opl = create_loss("opl", gamma=float(hp["opl_gamma"]), form=hp["opl_form"])
+        self.align: torch.nn.Module | None = None
         if variant in ("egff_euclidean", "full"):
             similarity = "cosine" if variant == "egff_euclidean" else hp["alignment_similarity"]
-            self.align = HyperbolicAlignmentLoss(float(hp["c"]), float(hp["temperature"]), similarity)
+            self.align = create_loss(
+                "hyperbolic_alignment", c=float(hp["c"]), temperature=float(hp["temperature"]), similarity=similarity
+            )
 
     def training_step(self, batch: Batch, step: int, epoch: int) -> dict[str, torch.Tensor]:
         """``{"loss", "ce", "opl", "align", "align_acc", "acc"}`` for a paired batch."""
@@ -95,7 +96,7 @@ class PAEFFMethod(Method):
         terms = {"ce": ce["loss"].detach(), "opl": opl["loss"].detach(), "acc": ce["acc"]}
         if self.align is not None:
             pts = ("face", "voice") if hp["variant"] == "egff_euclidean" else ("face_ball", "voice_ball")
-            align = self.align(out[pts[0]], out[pts[1]])
+            align = self.align(a=out[pts[0]], b=out[pts[1]])
             loss = loss + float(hp["w_align"]) * align["loss"]
             terms.update(align=align["loss"].detach(), align_acc=align["acc"])
         return {"loss": loss, **terms}

@@ -25,6 +25,7 @@ from facevoice.backends.scores import ScoreBackend
 from facevoice.heads.layers import check_input, check_modality
 from facevoice.methods.base import Batch, Criterion, Method, Modality, SplitArrays
 from facevoice.methods.common import resolve_hparams
+from facevoice.methods.registry import METHODS
 
 PLDA_DEFAULTS: dict[str, Any] = {
     "n_pca": 64,
@@ -156,6 +157,7 @@ def embed_split(
     return out
 
 
+@METHODS.register("plda")
 class PLDAMethod(Method):
     """PCA per modality -> cross-modal PLDA back-end (training-free; settings chosen on validation)."""
 

@@ -5,6 +5,9 @@ configuration of the published VoxCeleb1 figure) CE + alpha_c·L_C + alpha_g·L_
 L2-normalised embeddings. ``reference_tf=True`` reproduces SBNet's TensorFlow code for the centre
 losses (METHODS.md §5): centre loss on the logits, element-wise means, Xavier-initialised centres
 that are never updated. The reference weights every auxiliary term by 1, which are the defaults.
+``loss`` may name any other registered loss fed by the embeddings (``features``), the labels and the
+logits; ``loss_args`` sets its arguments (and overrides those the SBNet names above stand for);
+``alpha`` weighs whichever auxiliary loss is chosen (1: the centre losses carry alpha_c / alpha_g).
 
 Training orders (``order``, via :meth:`modality_schedule`): ``random`` (mixed batches: faces and
 voices pooled and shuffled together, as in the reference code), ``hefhev`` / ``hevhef`` (first
@@ -18,6 +21,10 @@ behaviour: every batch holds ``B / 2`` face–voice pairs of the same identities
 names compute the same thing here: the branch is row-wise and batch norm, CE and the auxiliary
 losses do not depend on the order of rows within a batch.
 
+Architecture: ``layers`` (2, the paper's d_in → 128 → 128; 1 keeps only the first block) and
+``hidden_dim`` (the first block's width, default ``dim``) exist so released checkpoints of other
+shapes load (:mod:`facevoice.interop.checkpoints`); the paper's branch is the default.
+
 Optimiser: Adam lr 1e-5 with exponential decay ``lr · rate^(step / decay_steps)``; rate 0.96 and
 ``decay_steps`` = one epoch by default (the paper gives no rate: facevoice's choice).
 Embeddings serve cross-modal and unimodal (face–face, voice–voice) verification alike.
@@ -29,21 +36,22 @@ from typing import Any
 
 import torch
 
-from facevoice.heads.sbnet import ADAPTER_MODES, SBNetHead
-from facevoice.losses.center import CenterLoss
-from facevoice.losses.cross_entropy import CrossEntropyLoss
-from facevoice.losses.git import GIT_PAIRS, GitLoss
-from facevoice.losses.opl import OrthogonalProjectionLoss
+from facevoice.heads import create_head
+from facevoice.losses import create_loss
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, resolve_hparams
+from facevoice.methods.loss_choice import build_chosen_loss, detached_terms
+from facevoice.methods.registry import METHODS
 
 ORDERS = ("random", "hefhev", "hevhef", "fvfv", "vfvf", "face_only", "voice_only", "paired_rows")
-AUX_LOSSES = ("opl", "center", "git")
 
 SBNET_DEFAULTS: dict[str, Any] = {
     "order": "random",
     "loss": "git",
+    "loss_args": {},
     "dim": 128,
+    "layers": 2,
+    "hidden_dim": None,
     "dropout": 0.5,
     "adapter": "auto",
     "adapter_dim": None,
@@ -61,43 +69,59 @@ SBNET_DEFAULTS: dict[str, Any] = {
 }
 
 
+#: what the shared branch offers the auxiliary loss, and the loss arguments SBNet's own names stand for
+SBNET_LOSS_INPUTS = ("features", "labels", "logits")
+SBNET_LOSS_ARGS = {
+    "opl": {"gamma": "opl_gamma"},
+    "center": {"weight": "alpha_c", "center_lr": "center_lr"},
+    "git": {"lambda_c": "alpha_c", "lambda_g": "alpha_g", "pairs": "git_pairs", "center_lr": "center_lr"},
+}
+
+
+@METHODS.register("sbnet")
 class SBNetMethod(Method):
     """Single-branch network (Saeed et al., ICASSP 2023)."""
 
     sampling = "modality"
     default_batch_size = 128
+    smoke_hparams = {"lr": 1e-2}
 
     def __init__(self, d_face: int, d_voice: int, n_classes: int, **hparams: Any) -> None:
         hp = resolve_hparams("sbnet", SBNET_DEFAULTS, hparams)
         check_choice("sbnet", "order", hp["order"], ORDERS)
-        check_choice("sbnet", "loss", hp["loss"], AUX_LOSSES)
-        check_choice("sbnet", "adapter", hp["adapter"], ADAPTER_MODES)
-        check_choice("sbnet", "git_pairs", hp["git_pairs"], GIT_PAIRS)
         super().__init__(d_face, d_voice, n_classes, **hp)
-        dim, ref = int(hp["dim"]), bool(hp["reference_tf"])
-        self.head = SBNetHead(d_face, d_voice, n_classes, dim, float(hp["dropout"]), hp["adapter"], hp["adapter_dim"])
-        self.ce = CrossEntropyLoss()
-        self.center_on = "logits" if ref and hp["loss"] == "center" else "embeddings"
-        tf = {
+        dim = int(hp["dim"])
+        self.head = create_head(
+            "sbnet",
+            d_face,
+            d_voice,
+            n_classes,
+            dim=dim,
+            dropout=float(hp["dropout"]),
+            adapter=hp["adapter"],
+            adapter_dim=hp["adapter_dim"],
+            layers=int(hp["layers"]),
+            hidden_dim=hp["hidden_dim"],
+        )
+        self.ce = create_loss("cross_entropy")
+        # SBNet's TF code applies its centre loss to the logits (METHODS.md §5)
+        self.center_on = "logits" if hp["reference_tf"] and hp["loss"] == "center" else "embeddings"
+        sizes = {"n_classes": n_classes, "dim": n_classes if self.center_on == "logits" else dim}
+        ref = bool(hp["reference_tf"])
+        centre = {
             "update_centers": not ref,
             "init": "xavier" if ref else "zeros",
             "form": "reference_tf" if ref else "paper",
         }
-        if hp["loss"] == "opl":
-            self.aux: torch.nn.Module = OrthogonalProjectionLoss(float(hp["opl_gamma"]))
-        elif hp["loss"] == "center":
-            d_aux = n_classes if self.center_on == "logits" else dim
-            self.aux = CenterLoss(n_classes, d_aux, float(hp["alpha_c"]), float(hp["center_lr"]), **tf)
-        else:
-            self.aux = GitLoss(
-                n_classes,
-                dim,
-                float(hp["alpha_c"]),
-                float(hp["alpha_g"]),
-                hp["git_pairs"],
-                float(hp["center_lr"]),
-                **tf,
-            )
+        self.aux = build_chosen_loss(
+            "sbnet",
+            hp,
+            SBNET_DEFAULTS,
+            provides=SBNET_LOSS_INPUTS,
+            sizes=sizes,
+            legacy=SBNET_LOSS_ARGS,
+            fixed={"center": centre, "git": centre},
+        )
         self._steps_per_epoch: int | None = None
 
     def training_step(self, batch: Batch, step: int, epoch: int) -> dict[str, torch.Tensor]:
@@ -112,11 +136,10 @@ class SBNetMethod(Method):
         # paired batch: one label per pair; mixed batch (random order): labels of the face rows, then the voices
         labels = batch.labels if len(batch.labels) == n_rows else torch.cat([batch.labels] * len(present), dim=0)
         ce = self.ce(logits, labels)
-        aux_in = logits if self.center_on == "logits" else emb
-        aux = self.aux(aux_in, labels)
-        alpha = float(self.hparams["alpha"]) if self.hparams["loss"] == "opl" else 1.0
-        terms = {f"{self.hparams['loss']}_{k}": v for k, v in aux.items() if k != "loss"}
-        return {"loss": ce["loss"] + alpha * aux["loss"], "ce": ce["loss"].detach(), "acc": ce["acc"], **terms}
+        features = logits if self.center_on == "logits" else emb
+        aux = self.aux.compute({"features": features, "labels": labels, "logits": logits})
+        loss = ce["loss"] + float(self.hparams["alpha"]) * aux["loss"]
+        return {"loss": loss, "ce": ce["loss"].detach(), "acc": ce["acc"], **detached_terms(aux, self.hparams["loss"])}
 
     def modality_schedule(self, epoch: int, n_epochs: int, step: int, steps_per_epoch: int) -> str | None:
         """The training order: which modality step ``step`` of epoch ``epoch`` (0-based) trains.

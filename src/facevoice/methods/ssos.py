@@ -24,11 +24,11 @@ from typing import Any
 
 import torch
 
-from facevoice.heads.ssos import SSoSHead
-from facevoice.losses.cross_entropy import CrossEntropyLoss
-from facevoice.losses.ssos_alignment import SSoSAlignmentLoss
+from facevoice.heads import create_head
+from facevoice.losses import create_loss
 from facevoice.methods.base import Batch, Method, Modality
 from facevoice.methods.common import check_choice, require_paired, resolve_hparams
+from facevoice.methods.registry import METHODS
 from facevoice.methods.reweighting import IdentityReweighting, StageSchedule
 
 SSOS_DEFAULTS: dict[str, Any] = {
@@ -59,19 +59,28 @@ SSOS_DEFAULTS: dict[str, Any] = {
 }
 
 
+@METHODS.register("ssos")
 class SSoSMethod(Method):
     """Seeking the Shape of Sound (Wen et al., CVPR 2021) on cached embeddings."""
 
     sampling = "one_per_identity"
     default_batch_size = 64
+    # a short run still passes through both stages: re-weighting from step 4, stage 2 from step 10
+    smoke_hparams = {
+        "lr": 0.05,
+        "reweight_start": 4,
+        "reweight_every": 2,
+        "stage1_iters": 10,
+        "fit_schedule_to_run": False,
+    }
 
     def __init__(self, d_face: int, d_voice: int, n_classes: int, **hparams: Any) -> None:
         hp = resolve_hparams("ssos", SSOS_DEFAULTS, hparams)
         check_choice("ssos", "ce_weighting", hp["ce_weighting"], ("per_sample", "batch_mean"))
         super().__init__(d_face, d_voice, n_classes, **hp)
-        self.head = SSoSHead(d_face, d_voice, n_classes, int(hp["dim"]), float(hp["dropout"]))
-        self.ce = CrossEntropyLoss()
-        self.align = SSoSAlignmentLoss(float(hp["offset"]))
+        self.head = create_head("ssos", d_face, d_voice, n_classes, dim=int(hp["dim"]), dropout=float(hp["dropout"]))
+        self.ce = create_loss("cross_entropy")
+        self.align = create_loss("ssos_alignment", offset=float(hp["offset"]))
         self.reweighting = IdentityReweighting(
             n_classes,
             hp["ema"],
@@ -105,7 +114,7 @@ class SSoSMethod(Method):
             l_f, l_v = (w * ce_f).mean(), (w * ce_v).mean()
         else:
             l_f, l_v = ce_f.mean() * w.mean(), ce_v.mean() * w.mean()
-        align = self.align(out["voice"], out["face"], labels=labels, weights=w)
+        align = self.align(a=out["voice"], b=out["face"], labels=labels, weights=w)
         loss = l_f + l_v + float(self.hparams["w_align"]) * align["loss"]
         with torch.no_grad():
             acc_f = (out["face_logits"].argmax(1) == labels).float().mean()

@@ -33,13 +33,15 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from facevoice.backends.scores import GaussianLLR, ScoreBackend
+from facevoice.heads import create_head
+from facevoice.heads.residual_llr import DEAD_LOGIT
+from facevoice.losses import create_loss
 from facevoice.methods.base import Batch, Method, Modality, SplitArrays
 from facevoice.methods.common import check_choice, cosine_factor, require_paired, resolve_hparams
 from facevoice.methods.plda import PLDA_DEFAULTS, BackendState, Criterion, PCAInput, embed_split, fit_plda
+from facevoice.methods.registry import METHODS
 
 XPLDA_DEFAULTS: dict[str, Any] = {
     **PLDA_DEFAULTS,
@@ -50,67 +52,15 @@ XPLDA_DEFAULTS: dict[str, Any] = {
     "final_lr_ratio": 0.1,
     "backend": "plda",
 }
-_DEAD_LOGIT = -20.0  # correlation logit of head components the initial fit does not use (rho ~ 2e-9)
 
 
-class ResidualFrontEnd(nn.Module):
-    """``(B, d) -> (B, d)``: ``x + Linear(GELU(Linear(x)))`` with dropout; zero at start (identity map)."""
-
-    def __init__(self, d: int, hidden: int, dropout: float) -> None:
-        super().__init__()
-        self.net = nn.Sequential(nn.Linear(d, hidden), nn.GELU(), nn.Dropout(dropout), nn.Linear(hidden, d))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.net(x)
-
-
-class LLRHead(nn.Module):
-    """Learnable canonical projections ``(d, k)`` per modality and correlations ``rho = sigmoid(logit)``."""
-
-    def __init__(self, d: int, k: int) -> None:
-        super().__init__()
-        self.face_proj = nn.Parameter(torch.zeros(d, k))
-        self.voice_proj = nn.Parameter(torch.zeros(d, k))
-        self.rho_logit = nn.Parameter(torch.full((k,), _DEAD_LOGIT))
-
-    def rho(self) -> torch.Tensor:
-        return torch.sigmoid(self.rho_logit).clamp(max=1.0 - 1e-6)
-
-    def init_from(self, proj: dict[str, np.ndarray], rho: np.ndarray) -> None:
-        """Copy a closed-form fit (``proj[m] (d, k0)``, ``rho (k0,)``, k0 <= k); unused columns stay dead."""
-        k0 = min(len(rho), self.rho_logit.shape[0])
-        with torch.no_grad():
-            for m in ("face", "voice"):
-                p = getattr(self, f"{m}_proj")
-                p.zero_()
-                p[:, :k0] = torch.as_tensor(proj[m][:, :k0], dtype=p.dtype)
-            r = torch.as_tensor(np.clip(rho[:k0], 1e-6, 1 - 1e-6), dtype=self.rho_logit.dtype)
-            self.rho_logit.fill_(_DEAD_LOGIT)
-            self.rho_logit[:k0] = torch.log(r) - torch.log1p(-r)
-
-    def llr_matrix(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """LLR ``(B, B)`` of canonical coordinates ``a``, ``b (B, k)`` (every face row x every voice row)."""
-        r = self.rho()
-        r2 = r * r
-        c = 1.0 / (2.0 * (1.0 - r2))
-        qa = (a * a * (r2 * c)).sum(1)
-        qb = (b * b * (r2 * c)).sum(1)
-        return -0.5 * torch.log1p(-r2).sum() - qa[:, None] - qb[None, :] + (a * (2.0 * r * c)) @ b.T
-
-    def backend(self) -> GaussianLLR:
-        """The head as a numpy :class:`GaussianLLR` over front-end outputs."""
-        proj = {m: getattr(self, f"{m}_proj").detach().double().cpu().numpy() for m in ("face", "voice")}
-        mean = {m: np.zeros(p.shape[0]) for m, p in proj.items()}
-        return GaussianLLR(proj, mean, self.rho().detach().double().cpu().numpy())
-
-
+@METHODS.register("xplda")
 class XPLDAMethod(Method):
     """Residual front-end + Gaussian LLR head for training; cross-modal PLDA back-end for scoring."""
 
     sampling = "paired"
     default_batch_size = 256
+    smoke_hparams = {"lr": 1e-2}
 
     def __init__(self, d_face: int, d_voice: int, n_classes: int, **hparams: Any) -> None:
         hp = resolve_hparams("xplda", XPLDA_DEFAULTS, hparams)
@@ -118,10 +68,17 @@ class XPLDAMethod(Method):
         super().__init__(d_face, d_voice, n_classes, **hp)
         d = int(hp["n_pca"])
         self.inputs = PCAInput(d_face, d_voice, d)
-        self.face_frontend = ResidualFrontEnd(d, int(hp["hidden"]), float(hp["dropout"]))
-        self.voice_frontend = ResidualFrontEnd(d, int(hp["hidden"]), float(hp["dropout"]))
         k = hp["n_components"]
-        self.head = LLRHead(d, int(max(k) if isinstance(k, (list, tuple)) else k))
+        self.head = create_head(
+            "residual_llr",
+            d,
+            d,
+            n_classes,
+            hidden=int(hp["hidden"]),
+            dropout=float(hp["dropout"]),
+            k=int(max(k) if isinstance(k, (list, tuple)) else k),
+        )
+        self.matching = create_loss("matching_ce")
         self.store = BackendState()
         self.register_buffer("frontend_used", torch.tensor(True))
 
@@ -141,40 +98,25 @@ class XPLDAMethod(Method):
 
     # -- training ----------------------------------------------------------------------------------
     def frontend(self, x: torch.Tensor, modality: Modality) -> torch.Tensor:
-        z = self.inputs(x, modality)
-        return (self.face_frontend if modality == "face" else self.voice_frontend)(z)
+        return self.head.frontend(self.inputs(x, modality), modality)
 
     def training_step(self, batch: Batch, step: int, epoch: int) -> dict[str, torch.Tensor]:
         """``{"loss", "loss_v2f", "loss_f2v", "acc_v2f", "mean_rho"}`` on a paired batch."""
         face, voice, labels = require_paired("xplda", batch)
-        a = self.frontend(face, "face") @ self.head.face_proj
-        b = self.frontend(voice, "voice") @ self.head.voice_proj
-        logits = self.head.llr_matrix(a, b)  # (B faces, B voices)
-        n = logits.shape[0]
-        eye = torch.eye(n, dtype=torch.bool, device=logits.device)
-        same = labels[:, None] == labels[None, :]
-        logits = logits.masked_fill(same & ~eye, float("-inf"))
-        target = torch.arange(n, device=logits.device)
-        loss_f2v = F.cross_entropy(logits, target)
-        loss_v2f = F.cross_entropy(logits.T, target)
+        out = self.head(self.inputs(face, "face"), self.inputs(voice, "voice"))
+        terms = self.matching.compute({"pair_scores": out["pair_scores"], "labels": labels})
         with torch.no_grad():
-            acc = (logits.T.argmax(dim=1) == target).float().mean()
-            k_used = (self.head.rho_logit > _DEAD_LOGIT / 2).sum().clamp(min=1)
-            mean_rho = self.head.rho()[self.head.rho_logit > _DEAD_LOGIT / 2].sum() / k_used
-        return {
-            "loss": 0.5 * (loss_f2v + loss_v2f),
-            "loss_v2f": loss_v2f.detach(),
-            "loss_f2v": loss_f2v.detach(),
-            "acc_v2f": acc,
-            "mean_rho": mean_rho,
-        }
+            live = self.head.rho_logit > DEAD_LOGIT / 2
+            mean_rho = self.head.rho()[live].sum() / live.sum().clamp(min=1)
+        return {**terms, "mean_rho": mean_rho}
 
     def configure_optimizer(self, n_steps: int) -> tuple[torch.optim.Optimizer, Any]:
         """AdamW (weight decay on the front-ends' weight matrices only), cosine decay to ``final_lr_ratio``."""
         hp = self.hparams
-        fe = list(self.face_frontend.parameters()) + list(self.voice_frontend.parameters())
+        fe = list(self.head.face_frontend.parameters()) + list(self.head.voice_frontend.parameters())
+        head = [self.head.face_proj, self.head.voice_proj, self.head.rho_logit]
         decay = [p for p in fe if p.ndim >= 2]
-        no_decay = [p for p in fe if p.ndim < 2] + list(self.head.parameters())
+        no_decay = [p for p in fe if p.ndim < 2] + head
         groups = [
             {"params": decay, "weight_decay": float(hp["weight_decay"])},
             {"params": no_decay, "weight_decay": 0.0},
@@ -219,7 +161,7 @@ class XPLDAMethod(Method):
         """The fitted PLDA back-end; before it is fitted (during training) or with ``backend: head``, the head."""
         if self.store.backend is not None:
             return self.store.backend
-        return self.head.backend()
+        return _head_backend(self.head)
 
     def ablation_backends(self) -> dict[str, ScoreBackend]:
         """``head``: the trained front-end scored by its training head alone (no PLDA back-end)."""
@@ -234,14 +176,14 @@ class _FrontEndHead:
     llr = True
 
     def __init__(self, method: XPLDAMethod) -> None:
-        self.method, self.head = method, method.head.backend()
+        self.method, self.head = method, _head_backend(method.head)
 
     def vectors(self, X: np.ndarray, modality: str) -> np.ndarray:
         # X are embed outputs; when the back-end chose the raw inputs, the front-end is applied on top
         if not bool(self.method.frontend_used):
-            fe = self.method.face_frontend if modality == "face" else self.method.voice_frontend
             with torch.no_grad():
-                X = fe(torch.as_tensor(np.asarray(X), dtype=torch.float32)).double().numpy()
+                X = self.method.head.frontend(torch.as_tensor(np.asarray(X), dtype=torch.float32), modality)
+                X = X.double().numpy()
         return self.head.vectors(X, modality)
 
     def pair_scores(self, face_vec: np.ndarray, voice_vec: np.ndarray) -> np.ndarray:
@@ -249,3 +191,10 @@ class _FrontEndHead:
 
     def matrix_scores(self, face_vec: np.ndarray, voice_vec: np.ndarray) -> np.ndarray:
         return self.head.matrix_scores(face_vec, voice_vec)
+
+
+def _head_backend(head) -> GaussianLLR:
+    """The training head as a numpy :class:`GaussianLLR` over front-end outputs."""
+    proj = {m: getattr(head, f"{m}_proj").detach().double().cpu().numpy() for m in ("face", "voice")}
+    mean = {m: np.zeros(p.shape[0]) for m, p in proj.items()}
+    return GaussianLLR(proj, mean, head.rho().detach().double().cpu().numpy())

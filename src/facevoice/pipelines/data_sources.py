@@ -66,8 +66,18 @@ def _load_source(section: Mapping[str, Any]) -> tuple[EmbeddingBundle, Any]:
         if not section.get("path"):
             raise ValueError("data.source=bundle needs data.path (a bundle folder)")
         path = Path(section["path"])
+        if path.is_file():
+            raise NotADirectoryError(
+                f"{path}: is a file; a bundle is a folder (manifest.parquet + face/ + voice/ stores) made by the "
+                "bundle step from a manifest and its embedding stores (docs/real-data.md)"
+            )
         if not path.is_dir():
             raise FileNotFoundError(f"bundle folder not found: {path}")
+        if section.get("manifest") is None and not (path / "manifest.parquet").is_file():
+            raise FileNotFoundError(
+                f"{path}: not a bundle folder (no manifest.parquet); make one from a manifest and its embedding "
+                "stores with the bundle step (docs/real-data.md)"
+            )
         return EmbeddingBundle.load(path, manifest=section.get("manifest")), None
 
     return load_feature_csv_bundle(section), None

@@ -1,4 +1,11 @@
-"""``facevoice evaluate``: a score file, or embeddings (a bundle or two stores) on a trial list or protocol folder."""
+"""``facevoice evaluate``: a score file, or embeddings (a bundle or two stores) on a trial list or protocol folder.
+
+With an output folder, every scored verification trial is also written to ``trial_scores.tsv``
+(``probe_id candidate_id trial_id score label direction constraint split``, scores at full float64
+precision, so no two different scores print alike), for DET tools, fusion or significance tests.
+Labels of a score file may come from the file, a trial list, a manifest, or a key file (``trial_id
+label``, joined on the trial ids of the score file).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +18,11 @@ import pandas as pd
 from facevoice.backends.scores import CosineScore
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.manifest import read_manifest
-from facevoice.eval.protocols.io import read_trials
-from facevoice.eval.protocols.score_files import read_scores
-from facevoice.eval.scoring.engine import evaluate_embeddings, evaluate_scores
+from facevoice.eval.protocols.io import read_trials, write_table
+from facevoice.eval.protocols.score_files import attach_key, read_key, read_scores
+from facevoice.eval.scoring.engine import evaluate_protocols, evaluate_scores, label_scores, score_trials
 from facevoice.eval.scoring.results import write_results
+from facevoice.eval.scoring.scorers import EmbeddingScorer
 from facevoice.runs.loading import embed_array, load_method
 from facevoice.store import EmbeddingStore
 
@@ -61,6 +69,7 @@ def run_evaluation(
     p_target: float = 0.01,
     calibration: bool = True,
     out: str | Path | None = None,
+    key: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Evaluate a score file, or embeddings (bundle or two stores) on a trial list / protocol folder.
 
@@ -69,15 +78,21 @@ def run_evaluation(
     ``calibration`` adds Cllr, min Cllr and the actual DCF at ``p_target`` per verification list,
     reading the scores as natural-log likelihood ratios (for cosine or distance scores, Cllr and the
     actual DCF show that they are not calibrated LLRs; min Cllr is valid for any score).
+    ``key``: a key file (``trial_id label``) labelling a score file's trials by their ids.
 
     Returns:
-        ``(results long table, meta)``; with ``out`` also writes JSON + Markdown (paths in ``meta["written"]``).
+        ``(results long table, meta)``; with ``out`` also writes JSON + Markdown and ``trial_scores.tsv``
+        (paths in ``meta["written"]``).
     """
 
-    meta: dict[str, Any] = {k: str(v) for k, v in dict(scores=scores, trials=trials, protocols=protocols).items() if v}
-    meta.update(p_target=p_target, reference=reference, calibration=calibration)
+    given = dict(scores=scores, trials=trials, protocols=protocols, key=key)
+    meta: dict[str, Any] = {k: str(v) for k, v in given.items() if v}
+    if key is not None and scores is None:
+        raise ValueError("a key file labels the trials of a score file; embeddings are labelled by identities")
     if scores is not None and run is not None:
         raise ValueError("a run scores embeddings (a bundle or two stores), not a score file")
+    scored = None
+    meta.update(p_target=p_target, reference=reference, calibration=calibration)
     if scores is not None:
         if protocols is not None:
             if trials is not None:
@@ -85,10 +100,16 @@ def run_evaluation(
             trials = Path(protocols) / "trials.tsv"
 
         table = read_scores(scores, higher_is_better=higher_is_better)
+        if key is not None:
+            table = attach_key(table, read_key(key))
         trial_df = read_trials(trials) if trials is not None else None
         man = read_manifest(manifest) if manifest is not None else None
         results = evaluate_scores(table, trial_df, man, p_target=p_target, reference=reference, calibration=calibration)
         meta.update(higher_is_better=higher_is_better, unused_scores=results.attrs.get("unused_scores", 0))
+        if out is not None:
+            scored = label_scores(table, trial_df, man)
+            if not higher_is_better:  # written as read: the file's own distances
+                scored = scored.assign(score=-scored["score"])
     else:
         if (trials is None) == (protocols is None):
             raise ValueError("with embeddings give exactly one of a trial list or a protocol folder")
@@ -102,16 +123,30 @@ def run_evaluation(
             n_face=len(face[0]),
             n_voice=len(voice[0]),
         )
-        results = evaluate_embeddings(
-            face,
-            voice,
-            protocols or trials,
-            man,
-            metric=metric,
-            p_target=p_target,
-            reference=reference,
-            calibration=calibration,
+        scorer = EmbeddingScorer(face, voice, metric)
+        results = evaluate_protocols(
+            protocols or trials, scorer, man, p_target=p_target, reference=reference, calibration=calibration
         )
+        if out is not None:
+            scored = score_trials(protocols or trials, scorer, man)
     if out is not None:
         meta["written"] = [str(p) for p in write_results(results, out, meta)]
+        if scored is not None and len(scored):
+            meta["written"].append(str(write_trial_scores(scored, out)))
     return results, meta
+
+
+TRIAL_SCORE_COLUMNS = ("probe_id", "candidate_id", "trial_id", "score", "label", "direction", "constraint", "split")
+
+
+def write_trial_scores(scored: pd.DataFrame, out: str | Path) -> Path:
+    """``trial_scores.tsv`` beside the results (``out`` a folder, or a ``.json`` path whose folder is used)."""
+    out = Path(out)
+    folder = out.parent if out.suffix == ".json" else out
+    df = scored.reindex(columns=list(TRIAL_SCORE_COLUMNS)).copy()
+    for c in TRIAL_SCORE_COLUMNS:
+        if c != "score":
+            df[c] = df[c].fillna("").astype(str)
+    df["label"] = df["label"].replace("-1", "")  # unknown
+    df = df.loc[:, [c for c in TRIAL_SCORE_COLUMNS if c == "score" or (df[c] != "").any()]]
+    return write_table(df, folder / "trial_scores.tsv")

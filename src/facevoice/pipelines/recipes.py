@@ -75,10 +75,12 @@ def replace_data(
     voice_csv: str | None = None,
     tests: Iterable[str] = (),
     overrides: Iterable[str] = (),
+    labels: str | None = None,
 ) -> dict[str, Any]:
     """Replace the recipe's data source by a ``bundle`` folder or row-aligned ``face_csv`` / ``voice_csv``.
 
-    ``tests``: ``NAME=FACE_CSV,VOICE_CSV`` verification lists (FOP-style, row i of both = trial i).
+    ``tests``: ``NAME=FACE_CSV,VOICE_CSV[,KEY]`` verification lists (FOP-style, row i of both = trial i;
+    ``KEY`` a ``trial_id label`` file); ``labels``: their label source (``auto``, ``identity``, ``parity``).
     ``overrides``: the dotted overrides of the run; its ``data.*`` ones (``data.val.face_csv=``,
     ``data.tests.NAME.labels=parity``, ...) are applied again on top of the replaced section, so they
     are never lost (keys the arguments set, like ``data.face_csv``, stay with the arguments).
@@ -97,7 +99,10 @@ def replace_data(
         # feature sizes are read from the files (every column but the last, the label)
         section = {"source": "feature_csv", "face_csv": str(face_csv), "voice_csv": str(voice_csv)}
     lists = dict(section.get("tests") or {})
-    lists.update(parse_test_specs(tests))
+    given = parse_test_specs(tests)
+    if labels is not None:  # how the lists given here are labelled (auto | identity | parity)
+        given = {name: {**spec, "labels": labels} for name, spec in given.items()}
+    lists.update(given)
     if lists:
         section["tests"] = lists
     if replaced:
@@ -122,6 +127,7 @@ def train_recipe(
     out: str | None = None,
     resume: bool = False,
     progress: bool = True,
+    labels: str | None = None,
 ) -> Path:
     """What ``facevoice train`` runs: load the recipe, apply overrides and data options, train; return the run dir."""
 
@@ -133,6 +139,7 @@ def train_recipe(
         voice_csv=voice_csv,
         tests=tests,
         overrides=overrides,
+        labels=labels,
     )
     section = dict(cfg.get("train") or {})
     if seed is not None:

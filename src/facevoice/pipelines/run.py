@@ -4,10 +4,16 @@ Run directory::
 
     config.yaml          the resolved recipe (after overrides)
     run.json             method, dims, classes, git sha, data fingerprint (manifest / embedding hashes,
-                         encoder tags), selection (+ val_metric), status, best epoch, mean time per epoch
+                         encoder tags), inputs (per modality: the encoder to rebuild for new media, or
+                         external features; facevoice.runs.inputs), selection (+ val_metric), status,
+                         best epoch, mean time per epoch
     classes.json         class index -> training identity (and identities dropped for lack of a modality)
     metrics.jsonl        one line per epoch
     checkpoints/last/    weights + resume state;  checkpoints/best/  weights selected on validation
+
+Every file is written so that a process killed at any point leaves the previous version readable
+(``run.json``, ``config.yaml`` and ``classes.json`` by an atomic rename, checkpoints as described in
+:mod:`facevoice.runs.checkpoint`), and ``--resume`` continues from the last checkpoint bit for bit.
 
 ``load_method`` / ``embed_array`` (from :mod:`facevoice.runs.loading`) are re-exported here.
 """
@@ -15,7 +21,6 @@ Run directory::
 from __future__ import annotations
 
 import json
-import subprocess
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,19 +30,26 @@ import numpy as np
 import torch
 
 from facevoice.core.config import dump_config
+from facevoice.core.files import write_json_atomic
 from facevoice.core.log import get_logger
 from facevoice.core.seeding import seed_everything
 from facevoice.core.threads import limit_threads
 from facevoice.data.bundle import EmbeddingBundle
+from facevoice.data.splits import carve_validation
 from facevoice.eval.metrics import eer
 from facevoice.interop.feature_csv import check_feature_lists, evaluate_feature_lists
 from facevoice.methods import create_method
 from facevoice.methods.base import Method
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data, split_bundle
+from facevoice.pipelines.schedule import adapt_schedule
 from facevoice.runs.checkpoint import load_checkpoint, save_checkpoint
+from facevoice.runs.inputs import inputs_from_bundle
 from facevoice.runs.loading import embed_array, load_method
-from facevoice.train.config import TrainConfig, comparable_config, config_differences
-from facevoice.train.data import TrainData, carve_validation
+from facevoice.train.config import TrainConfig
+from facevoice.train.data import TrainData
+from facevoice.train.provenance import git_sha
+from facevoice.train.resume import check_resumable
+from facevoice.train.samplers import MethodBatches
 from facevoice.train.trainer import Trainer
 from facevoice.train.validation import ValidationSet
 
@@ -63,21 +75,19 @@ def default_run_dir(config: Mapping[str, Any], method: str, seed: int) -> Path:
     return Path("runs") / str(config.get("benchmark", "custom")) / safe / f"seed{seed}"
 
 
-def git_sha() -> str:
-    """Commit of the facevoice source tree (``+dirty`` when modified), or ``unknown``."""
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
-        if sha.returncode != 0:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, timeout=10)
-        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+def _identities_with_both(manifest, split: str) -> set[str]:
+    m = manifest[manifest["split"] == split]
+    return set(m.loc[m["modality"] == "face", "identity"]) & set(m.loc[m["modality"] == "voice", "identity"])
 
 
 def prepare_selection(bundle: EmbeddingBundle, tcfg: TrainConfig) -> tuple[EmbeddingBundle, tuple[str, ...], list[str]]:
-    """Bundle (with val identities carved from train if it had none), selection splits, carved ids."""
+    """Bundle (with val identities carved from train if it had none), selection splits, carved ids.
+
+    Too few validation identities (fewer than ``train.min_val_identities`` with both modalities,
+    given or carvable) make checkpoint selection noise (a validation AUC of 9 % on 2 identities):
+    the run then keeps the last epoch of the recipe's schedule (selection splits ``()``), and says
+    so at the start, as it does whenever validation identities are carved from training.
+    """
     if tcfg.selection == "test_reference":
         log.warning(
             "selection=test_reference: checkpoints are selected on the TEST identities (reference-code "
@@ -86,10 +96,40 @@ def prepare_selection(bundle: EmbeddingBundle, tcfg: TrainConfig) -> tuple[Embed
         return bundle, ("test_unseen",), []
     if tcfg.selection == "last":
         return bundle, (), []
-    if (bundle.manifest["split"] == "val").any():
-        return bundle, ("val",), []
-    bundle, carved = carve_validation(bundle, tcfg.val_fraction, tcfg.val_seed)
-    log.info("no val identities in the data: %d training identities held out for selection", len(carved))
+    floor = tcfg.min_val_identities
+    n_val = len(_identities_with_both(bundle.manifest, "val"))
+    if n_val:
+        if n_val >= floor:
+            return bundle, ("val",), []
+        log.warning(
+            "only %d validation identities (fewer than train.min_val_identities=%d): selecting on them is noise; "
+            "keeping the LAST epoch of the schedule instead (their items are not trained on either)",
+            n_val,
+            floor,
+        )
+        return bundle, (), []
+    n_train = len(_identities_with_both(bundle.manifest, "train"))
+    n_carve = max(2, int(round(tcfg.val_fraction * n_train)))
+    if n_carve < floor or n_train - n_carve < 2:
+        log.warning(
+            "no validation identities, and %d training identities give %d at train.val_fraction=%g (fewer than "
+            "train.min_val_identities=%d): training on all of them and keeping the LAST epoch of the schedule",
+            n_train,
+            n_carve,
+            tcfg.val_fraction,
+            floor,
+        )
+        return bundle, (), []
+    manifest, carved = carve_validation(bundle.manifest, tcfg.val_fraction, tcfg.val_seed)
+    bundle = EmbeddingBundle(manifest, dict(bundle.embeddings), dict(bundle.tags), dict(bundle.meta))
+    log.warning(
+        "no validation identities in the data: %d of the %d training identities are held out of training to "
+        "select checkpoints on (train.val_fraction=%g, seed %d); give a val split to train on all of them",
+        len(carved),
+        n_train,
+        tcfg.val_fraction,
+        tcfg.val_seed,
+    )
     return bundle, ("val",), carved
 
 
@@ -117,13 +157,14 @@ def train(
     name, hparams = method_section(config, tcfg)
     run_dir = Path(run_dir or tcfg.out or default_run_dir(config, name, tcfg.seed))
     device = tcfg.resolve_device()
+    fingerprint = bundle_fingerprint(bundle)  # the data as given (carving a val split is part of the config)
     bundle, sel_splits, carved = prepare_selection(bundle, tcfg)
+    run_cfg, schedule = adapt_schedule(config, tcfg, bundle, name)  # config.yaml keeps the recipe as written
     seed_everything(tcfg.seed)
     data = TrainData.from_bundle(bundle, device=device)
     method = create_method(name, data.d_face, data.d_voice, data.n_classes, hparams).to(device)
     run_dir.mkdir(parents=True, exist_ok=True)
     resolved = {**config, "train": tcfg.to_dict()}
-    fingerprint = bundle_fingerprint(bundle)
     if resume:
         check_resumable(run_dir, resolved, fingerprint)
     dump_config(resolved, run_dir / "config.yaml")
@@ -138,21 +179,24 @@ def train(
         "selection": tcfg.selection,
         "val_metric": tcfg.val_metric,
         "selection_splits": list(sel_splits),
+        "selection_used": "val" if sel_splits == ("val",) else "last" if not sel_splits else "test_reference",
+        "schedule": schedule,
         "carved_val_identities": carved,
         "git_sha": git_sha(),
         "torch": torch.__version__,
         "device": device,
         "data": fingerprint,
+        "inputs": inputs_from_bundle(bundle),  # how new media becomes this run's input features
         "n_parameters": int(sum(p.numel() for p in method.parameters())),
         "n_trainable_parameters": int(sum(p.numel() for p in method.parameters() if p.requires_grad)),
         "status": "running",
     }
     classes = {"classes": data.classes, "dropped_identities": data.dropped}
-    (run_dir / "classes.json").write_text(json.dumps(classes, indent=1))
-    _write_json(run_dir / "run.json", info)
+    write_json_atomic(run_dir / "classes.json", classes, indent=1)
+    write_json_atomic(run_dir / "run.json", info)
     t0 = time.perf_counter()
     with limit_threads(tcfg.num_threads):
-        summary = _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume)
+        summary = _fit(method, data, bundle, run_dir, run_cfg, sel_splits, device, resume)
     info.update(summary, wall_time_s=time.perf_counter() - t0, **_epoch_times(run_dir / "metrics.jsonl"))
     best = info.get("best_metric")
     if best is not None and not np.isfinite(best):
@@ -162,28 +206,13 @@ def train(
         info["best_val"] = {k: v for k, v in json.loads(best_json.read_text()).items() if k.startswith("val_")}
     tests = (config.get("data") or {}).get("tests")
     if tests and info["status"] != "interrupted":
-        _write_json(run_dir / "run.json", info)  # the training is finished even if scoring a list fails
-        results = evaluate_feature_lists(load_method(run_dir, "best", device), config["data"], device)
-        _write_json(run_dir / "test_lists.json", results)
+        write_json_atomic(run_dir / "run.json", info)  # the training is finished even if scoring a list fails
+        method = load_method(run_dir, "best", device)  # per-trial scores: test_scores/<list>.tsv
+        results = evaluate_feature_lists(method, config["data"], device, run_dir / "test_scores")
+        write_json_atomic(run_dir / "test_lists.json", results)
         info["test_lists"] = {k: {"eer": v["eer"], "auc": v["auc"]} for k, v in results.items()}
-    _write_json(run_dir / "run.json", info)
+    write_json_atomic(run_dir / "run.json", info)
     return run_dir
-
-
-def check_resumable(run_dir: Path, resolved: Mapping[str, Any], fingerprint: Mapping[str, Any]) -> None:
-    """Refuse to resume ``run_dir`` with another configuration or other data (hashes in run.json)."""
-    import yaml
-
-    if (run_dir / "config.yaml").exists():
-        before = comparable_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
-        diff = config_differences(before, comparable_config(resolved))
-        if diff:
-            raise ValueError(f"{run_dir}: cannot resume with a different configuration: {'; '.join(diff[:5])}")
-    if (run_dir / "run.json").exists():
-        old = json.loads((run_dir / "run.json").read_text()).get("data", {})
-        for key in ("manifest_sha256", "embeddings_sha256"):
-            if key in old and old[key] != fingerprint[key]:
-                raise ValueError(f"{run_dir}: cannot resume: the data changed since the run started ({key} differs)")
 
 
 def _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume) -> dict[str, Any]:
@@ -203,7 +232,8 @@ def _fit(method, data, bundle, run_dir, tcfg, sel_splits, device, resume) -> dic
             raise ValueError(f"selection={tcfg.selection} needs >= 2 identities with both modalities in {sel_splits}")
     if _overrides(method, "prepare"):  # deterministic from the data: repeated on resume, then overwritten
         method.prepare(arrays, sel_arrays, val_eer)
-    summary = Trainer(method, data, val, run_dir, tcfg).fit(resume=resume)
+    batches = MethodBatches(method, data, tcfg.batch_size, tcfg.steps_per_epoch)
+    summary = Trainer(method, batches, val, run_dir, tcfg).fit(resume=resume)
     if _overrides(method, "fit_backend") and summary["status"] != "interrupted":
         summary["backend"] = _fit_backend_on_best(method, run_dir, arrays, sel_arrays)
     return summary
@@ -283,12 +313,6 @@ def _epoch_times(metrics_path: Path) -> dict[str, Any]:
         "time_per_epoch_s": float(np.mean([r["train_time_s"] for r in rows])),
         "samples_per_s": float(np.mean([r["samples_per_s"] for r in rows])),
     }
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str))
-    tmp.replace(path)
 
 
 def train_and_embed(

@@ -83,10 +83,13 @@ def _pm(mean: float, std: float) -> str:
     return f"{100 * mean:.1f}" + (f" ± {100 * std:.1f}" if np.isfinite(std) else "")
 
 
-def headline_markdown(head: pd.DataFrame) -> str:
-    """Markdown of :func:`headline_table` (rates in %, mean ± std over seeds)."""
+def headline_markdown(head: pd.DataFrame, replicates: str = "seeds") -> str:
+    """Markdown of :func:`headline_table` (rates in %, mean ± std over seeds, or over ``replicates``)."""
     cols = list(HEADLINE_COLUMNS)
-    lines = ["| method | " + " | ".join(cols) + " | s/epoch | params | seeds |", "|---" * (len(cols) + 4) + "|"]
+    lines = [
+        "| method | " + " | ".join(cols) + f" | s/epoch | params | {replicates} |",
+        "|---" * (len(cols) + 4) + "|",
+    ]
     for _, r in head.iterrows():
         cells = [_pm(r[c], r[f"{c} std"]) for c in cols]
         t = r["s/epoch"]
@@ -223,20 +226,37 @@ def render_report(
 ) -> str:
     """The Markdown report."""
     seeds = ", ".join(map(str, meta.get("seeds", [])))
+    replicates = str(meta.get("replicates", "seeds"))
+    folds = f"; {meta['folds']} identity folds" if meta.get("folds") else ""
     lines = [
         f"# Benchmark: {meta.get('benchmark')}",
         "",
-        f"Methods: {', '.join(meta.get('methods', []))}; seeds: {seeds}; data: `{json.dumps(meta.get('data', {}))}`.",
-        "Checkpoints are selected on validation identities only. Rates in %, mean ± std over seeds "
+        f"Methods: {', '.join(meta.get('methods', []))}; seeds: {seeds}{folds}; "
+        f"data: `{json.dumps(meta.get('data', {}))}`.",
+        f"Checkpoints are selected on validation identities only. Rates in %, mean ± std over {replicates} "
         "(sample std). UU = unseen-unheard (test identities disjoint from training), SH = seen-heard "
         "(training identities, held-out videos); verification and 1:N columns are voice→face (V→F); "
         "G/N/A/GNA: negatives share gender / nationality / age band / all three with the probe (unseen-unheard). "
         "`s/epoch`: mean training time per epoch (CCA: fit time). `oracle`: the simulator's Bayes-optimal "
         "scores (simulated data only; a ceiling, not a method).",
         "",
-        "## Headline",
-        "",
-        headline_markdown(head),
+    ]
+    if meta.get("folds"):
+        lines += [
+            f"Each fold's identities are the unseen-unheard test set once (leave-one-fold-out over {meta['folds']} "
+            "gender-stratified folds); a fold's figure is its mean over seeds, and ± is the spread across folds. "
+            "Per-fold reports: `fold<k>/report.md`.",
+            "",
+        ]
+    present = set(head["method"]) if len(head) else set()
+    if present & {"gender-only", "chance"}:
+        lines += [
+            "Reference rows: `gender-only` matches by the manifest's gender alone (what gender, and nothing else, "
+            "is worth on this test set); `chance` gives every pair the same score (EER 50 %, 1:N = 1/N).",
+            "",
+        ]
+    lines += ["## Headline", "", headline_markdown(head, replicates)]
+    lines += [
         "## Calibration (unseen-unheard, V→F, random negatives)",
         "",
         "Cllr / min Cllr in bits (0 = perfect, 1 = uninformative); DCFs normalised, p_target 0.01. "

@@ -72,17 +72,28 @@ def one_to_n_figure(
                 lo, hi = 100 * (g["accuracy"] - g["std"]), 100 * (g["accuracy"] + g["std"])
                 ax.fill_between(g["n"], lo, hi, alpha=0.15)
         ns = np.arange(2, int(sub["n"].max()) + 1) if len(sub) else np.arange(2, 11)
-        ax.plot(ns, 100 / ns, color="0.6", ls="--", lw=0.8, label="chance")
-        ax.set(xlabel="N (candidates)", ylabel="accuracy (%)", title=f"{title}: {direction}")
+        if "chance" not in set(sub["system"]):  # a benchmark's own chance row draws it already
+            ax.plot(ns, 100 / ns, color="0.6", ls="--", lw=0.8, label="chance")
+        ax.set(xlabel="N (candidates)", ylabel="accuracy (%)", title=f"{title}: {direction}", ylim=(0, 102))
+        ax.set_xticks(ns if len(ns) <= 12 else ns[:: int(np.ceil(len(ns) / 12))])  # whole numbers of candidates
+        ax.set_xlim(ns[0] - 0.5, ns[-1] + 0.5)
         ax.legend(fontsize=7)
     return save_figure(fig, path)
 
 
 def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Lay out, write ``fig`` to ``path`` (parent folders created), close it; return the path."""
+    """Lay out, write ``fig`` to ``path`` (parent folders created), close it; return the path.
+
+    The saved area is grown to whatever the labels need (``bbox_inches="tight"``), so long tick labels
+    are never cut even where ``tight_layout`` gives up.
+    """
+    import warnings
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
     pyplot().close(fig)
     return path

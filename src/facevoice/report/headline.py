@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 KEYS = ["method", "protocol", "split", "direction", "constraint", "metric"]
-REFERENCE_ROWS = ("cca", "oracle")
+REFERENCE_ROWS = ("cca", "oracle", "gender-only", "chance")
 UU, SH = "test_unseen", "test_seen"
 
 

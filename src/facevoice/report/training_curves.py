@@ -38,8 +38,13 @@ def training_curves_figure(runs: pd.DataFrame, path: str | Path) -> Path | None:
             a2.plot(m["epoch"], m["train_loss"], label=method)
     a1.set(xlabel="epoch", ylabel="validation EER (%)", title="selection metric (val identities)")
     a2.set(xlabel="epoch", ylabel="training loss", title="training loss", yscale="log")
-    a1.legend(fontsize=7)
-    a2.legend(fontsize=7)
+    for ax in (a1, a2):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    if not a1.lines:  # runs without validation identities keep their last epoch
+        a1.text(
+            0.5, 0.5, "no validation identities:\nlast epoch kept", ha="center", va="center", transform=a1.transAxes
+        )
     return save_figure(fig, path)
 
 
@@ -61,9 +66,10 @@ def eer_bars_figure(summary: pd.DataFrame, path: str | Path, split: str = "test_
     for j, c in enumerate(cons):
         sub = s[s["constraint"] == c].set_index("method").reindex(methods)
         x = np.arange(len(methods)) + j * width
-        ax.bar(x, 100 * sub["mean"], width, yerr=100 * sub["std"].fillna(0), label=c, capsize=2)
+        mean, std = 100 * sub["mean"].to_numpy(float), 100 * sub["std"].fillna(0).to_numpy(float)
+        ax.bar(x, mean, width, yerr=[np.minimum(std, np.nan_to_num(mean)), std], label=c, capsize=2)  # not below 0
     ax.set_xticks(np.arange(len(methods)) + 0.4 - width / 2, methods, rotation=20)
-    ax.set(ylabel="EER (%)", title=f"{split} V→F EER by constraint")
+    ax.set(ylabel="EER (%)", title=f"{split} V→F EER by constraint", ylim=(0, None))
     ax.legend(fontsize=7, ncol=len(cons))
     return save_figure(fig, path)
 

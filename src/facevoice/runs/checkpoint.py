@@ -7,9 +7,15 @@ A checkpoint is a folder::
     state.json          the rest of the resume state as JSON, tensors referenced by key
 
 Nothing is pickled, so loading never executes code. Non-tensor entries of a state_dict (e.g. a
-module's ``get_extra_state``) go to the sidecar. A folder is written under a temporary name and
-swapped in with renames; :func:`resolve_checkpoint` also finds the previous copy if a crash hit
-between the two renames.
+module's ``get_extra_state``) go to the sidecar. The weights are a module's ``state_dict`` or any
+name -> tensor mapping (``finetune`` stores only its trainable tensors, not the frozen encoders).
+
+Kill safety: a folder is written under ``<name>.tmp`` and swapped in with two renames (``<name>`` ->
+``<name>.prev``, ``<name>.tmp`` -> ``<name>``), so a process killed at any point leaves a complete
+``<name>`` or a complete ``<name>.prev``; :func:`resolve_checkpoint` finds whichever it is, and the
+next save first moves a lone ``.prev`` back into place, so it is never deleted before a newer
+complete copy exists (tested by killing the writer before every file operation,
+``tests/train/test_kill_writes.py``).
 """
 
 from __future__ import annotations
@@ -80,24 +86,29 @@ def split_state_dict(sd: Mapping[str, Any]) -> tuple[dict[str, torch.Tensor], di
 
 
 def save_checkpoint(
-    folder: str | Path, model: torch.nn.Module, state: Mapping[str, Any] | None = None, meta: Mapping[str, str] = ()
+    folder: str | Path,
+    model: torch.nn.Module | Mapping[str, Any],
+    state: Mapping[str, Any] | None = None,
+    meta: Mapping[str, str] = (),
 ) -> Path:
-    """Write ``model`` (and the resume ``state``) atomically to ``folder``."""
+    """Write ``model``'s state_dict (or a name -> tensor mapping) and the resume ``state`` atomically to ``folder``."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
     tmp = folder.with_name(folder.name + ".tmp")
+    prev = folder.with_name(folder.name + ".prev")
+    if not folder.exists() and resolve_checkpoint(prev) == prev:  # a kill hit between the two renames last time
+        prev.rename(folder)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
-    weights, extra = split_state_dict(model.state_dict())
+    weights, extra = split_state_dict(model.state_dict() if isinstance(model, torch.nn.Module) else model)
     save_file(weights, str(tmp / MODEL_FILE), metadata={str(k): str(v) for k, v in dict(meta).items()})
     full = {"state": dict(state or {}), "model_extra": extra}
     side: dict[str, torch.Tensor] = {}
     structure = flatten_state(full, side)
     save_file(side, str(tmp / STATE_FILE))
     (tmp / STATE_JSON).write_text(json.dumps(structure))
-    prev = folder.with_name(folder.name + ".prev")
     if prev.exists():
         shutil.rmtree(prev)
     if folder.exists():
@@ -117,10 +128,9 @@ def resolve_checkpoint(folder: str | Path) -> Path | None:
     return None
 
 
-def load_checkpoint(
-    folder: str | Path, model: torch.nn.Module | None = None, strict: bool = True
-) -> tuple[dict[str, Any], dict[str, str]]:
-    """Load weights into ``model`` (if given); return the resume state and the model metadata."""
+def read_checkpoint(folder: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """``(weights, state, meta)`` of the complete checkpoint at ``folder``: the stored state_dict entries
+    (tensors and non-tensor extras), the resume state, and the weights file's metadata."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 
@@ -133,11 +143,20 @@ def load_checkpoint(
         full = unflatten_state(json.loads((found / STATE_JSON).read_text()), load_file(str(found / STATE_FILE)))
     except (json.JSONDecodeError, KeyError) as exc:
         raise CheckpointError(f"{found}: corrupt resume state ({type(exc).__name__}: {exc})") from exc
+    weights: dict[str, Any] = dict(load_file(str(found / MODEL_FILE)))
+    weights.update(full.get("model_extra", {}))
+    return weights, full.get("state", {}), meta
+
+
+def load_checkpoint(
+    folder: str | Path, model: torch.nn.Module | None = None, strict: bool = True
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Load weights into ``model`` (if given); return the resume state and the model metadata."""
+    weights, state, meta = read_checkpoint(folder)
     if model is not None:
-        sd = dict(load_file(str(found / MODEL_FILE)))
-        sd.update(full.get("model_extra", {}))
         try:
-            model.load_state_dict(sd, strict=strict)
+            model.load_state_dict(weights, strict=strict)
         except RuntimeError as exc:
+            found = resolve_checkpoint(folder)
             raise CheckpointError(f"{found / MODEL_FILE}: does not fit {type(model).__name__}: {exc}") from exc
-    return full.get("state", {}), meta
+    return state, meta

@@ -20,7 +20,7 @@ def load_method(run_dir: str | Path, which: str = "best", device: str = "cpu") -
     run_dir = Path(run_dir)
     if not (run_dir / "run.json").is_file():
         raise FileNotFoundError(
-            f"{run_dir}: not a facevoice run directory (no run.json; train or import-fop one first)"
+            f"{run_dir}: not a facevoice run directory (no run.json; train or import-checkpoint one first)"
         )
     info = json.loads((run_dir / "run.json").read_text())
     method = create_method(info["method"], info["d_face"], info["d_voice"], info["n_classes"], info["hparams"])

@@ -23,24 +23,12 @@ import pandas as pd
 
 from facevoice.data.bundle import EmbeddingBundle
 from facevoice.data.manifest import make_manifest
-from facevoice.simceleb.oracle import SimOracle, oracle_score_fn, oracle_score_matrix, oracle_scores
-from facevoice.simceleb.presets import PRESETS, SimConfig, resolve_config
+from facevoice.simceleb.oracle import SimOracle
+from facevoice.simceleb.presets import SimConfig, resolve_config
 from facevoice.simceleb.result import SimLatents, SimResult
 from facevoice.simceleb.world import World, build_world, one_blas_thread
 
-__all__ = [
-    "PRESETS",
-    "SimConfig",
-    "SimLatents",
-    "SimOracle",
-    "SimResult",
-    "load_simulation",
-    "oracle_score_fn",
-    "oracle_score_matrix",
-    "oracle_scores",
-    "save_simulation",
-    "simulate",
-]
+__all__ = ["load_simulation", "save_simulation", "simulate"]
 
 _FORMAT = 1
 _SAMPLE_STREAMS = {"attributes": 1, "split": 2, "identity": 3, "session": 4, "noise": 5}

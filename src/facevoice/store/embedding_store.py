@@ -89,6 +89,12 @@ class EmbeddingStore:
             raise StoreError(f"{root}: store encoder is {store.encoder_tag!r}, expected {encoder_tag!r}")
         return store
 
+    def update_meta(self, meta: Mapping[str, Any]) -> None:
+        """Replace the free-form ``meta`` of ``store.json`` (atomically); tag and dim never change."""
+        full = {**self.meta, "meta": dict(meta)}
+        _atomic_write_text(self.root / _META, json.dumps(full, indent=2, sort_keys=True, default=str))
+        self.meta = full
+
     # -- writing ------------------------------------------------------------------------------
     def write_shard(self, ids: Sequence[str], X: np.ndarray, name: str | None = None) -> Path:
         """Write embeddings ``X`` (n, dim) for ``ids`` (n,) as one shard, atomically."""

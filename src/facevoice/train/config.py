@@ -22,8 +22,9 @@ class TrainConfig:
     num_threads: torch CPU threads during the run (restored afterwards); ``None`` keeps torch's
     default. One thread is the default: these heads are small, and on a shared CPU extra threads
     spin in barriers and run many times slower.
-    stop_after_epoch: end the run after that epoch as if interrupted (also the environment
-    variable ``FACEVOICE_STOP_AFTER_EPOCH``); ``--resume`` continues it.
+    stop_after_epoch: end the run after that epoch with status ``interrupted`` (e.g. to train a long
+    schedule in slices); ``--resume`` continues it exactly. Resume itself is tested by killing the
+    process (``tests/train/test_kill_resume.py``), not through this option.
     """
 
     epochs: int = 50
@@ -40,6 +41,7 @@ class TrainConfig:
     val_max_items: int = 5000
     val_metric: str = "eer"
     val_fraction: float = 0.1
+    min_val_identities: int = 3  # fewer: selection keeps the last epoch (pipelines.run.prepare_selection)
     val_every: int = 1
     patience: int | None = None
     progress: bool = True

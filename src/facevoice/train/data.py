@@ -5,9 +5,8 @@ identity order); identities with a single modality are listed in :attr:`TrainDat
 written to the run directory, never dropped silently. Embeddings live on the training device as
 float32 tensors, so a batch is an index gather.
 
-When a bundle has no ``val`` identities, :func:`carve_validation` moves a seeded fraction of the
-training identities to ``val`` (checkpoints are selected on validation identities only); their
-``test_seen`` items are moved out of the seen-heard test as well, since they are no longer seen.
+When a bundle has no ``val`` identities, the caller holds a seeded fraction of the training
+identities out for selection first (:func:`facevoice.data.splits.carve_validation`).
 """
 
 from __future__ import annotations
@@ -15,11 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import torch
 
 from facevoice.data.bundle import EmbeddingBundle
-from facevoice.data.manifest import make_manifest
 from facevoice.methods.base import Batch
 
 
@@ -112,24 +109,3 @@ def _groups(labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray,
     count = np.bincount(labels, minlength=n_classes)
     start = np.concatenate([[0], np.cumsum(count)[:-1]])
     return order, start, count
-
-
-def carve_validation(bundle: EmbeddingBundle, fraction: float, seed: int) -> tuple[EmbeddingBundle, list[str]]:
-    """Move ``fraction`` of the training identities (>= 2, seeded) to ``val``; return the bundle and them.
-
-    Their ``test_seen`` items move to ``val`` too (those identities are no longer seen in training).
-    """
-    m = bundle.manifest
-    train_ids = sorted(set(m.loc[m["split"] == "train", "identity"]))
-    n = max(2, int(round(fraction * len(train_ids))))
-    if len(train_ids) - n < 2:
-        raise ValueError(
-            f"cannot carve {n} validation identities out of {len(train_ids)} training identities; give held-out "
-            "validation data (data.val face_csv + voice_csv, or a val split) or train.selection=last"
-        )
-    chosen = sorted(np.random.default_rng(seed).choice(train_ids, size=n, replace=False).tolist())
-    new = m.copy()
-    move = new["identity"].isin(chosen) & new["split"].isin(["train", "test_seen"])
-    new.loc[move, "split"] = "val"
-    manifest = make_manifest(pd.DataFrame(new))
-    return EmbeddingBundle(manifest, dict(bundle.embeddings), dict(bundle.tags), dict(bundle.meta)), chosen

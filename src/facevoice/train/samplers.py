@@ -19,6 +19,9 @@ so an epoch's batches depend only on the generator state at its start (exact res
 ``one_per_identity``
     ``ceil(Nv/B)`` steps per epoch; each step draws ``B`` distinct identities and one random face
     and voice item of each.
+
+:class:`MethodBatches` is the trainer's batch source for a registered method: the sampler of its
+``sampling`` kind, with the method's per-sample weights (``Method.sample_weights``) attached.
 """
 
 from __future__ import annotations
@@ -28,8 +31,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from facevoice.core.log import get_logger
 from facevoice.methods.base import Batch, Method
 from facevoice.train.data import TrainData
+
+log = get_logger(__name__)
 
 SAMPLING_KINDS = ("paired", "modality", "one_per_identity")
 
@@ -132,3 +138,33 @@ def make_sampler(kind: str, data: TrainData, batch_size: int, steps_per_epoch: i
     if kind not in classes:
         raise ValueError(f"unknown sampling kind {kind!r}; valid: {list(SAMPLING_KINDS)}")
     return classes[kind](data, batch_size, steps_per_epoch)
+
+
+class MethodBatches:
+    """Batch source of a :class:`Method` (``Trainer``'s ``batches``): its sampler + its sample weights.
+
+    ``batch_size`` defaults to the method's ``default_batch_size``; ``one_per_identity`` batches are
+    capped at the number of training identities (with a warning).
+    """
+
+    def __init__(
+        self, method: Method, data: TrainData, batch_size: int | None = None, steps_per_epoch: int | None = None
+    ) -> None:
+        batch_size = int(batch_size or method.default_batch_size)
+        if method.sampling == "one_per_identity" and batch_size > data.n_classes:
+            log.warning("batch_size %d > %d training identities: using %d", batch_size, data.n_classes, data.n_classes)
+            batch_size = data.n_classes
+        self.method = method
+        self.sampler = make_sampler(method.sampling, data, batch_size, steps_per_epoch)
+        self.steps_per_epoch = self.sampler.steps_per_epoch
+
+    def epoch(self, epoch: int, n_epochs: int, rng: np.random.Generator) -> Iterator[Batch]:
+        for batch in self.sampler.epoch(epoch, n_epochs, rng, self.method):
+            weights = self.method.sample_weights(batch.labels)  # read after the previous step's hooks ran
+            if weights is not None:
+                batch.weights = weights
+            yield batch
+
+    @staticmethod
+    def count(batch: Batch) -> int:
+        return int(batch.labels.shape[0])

@@ -14,6 +14,10 @@ demographic constraints whose manifest columns are present (non-targets restrict
 probe's gender ``G``, nationality ``N``, age band ``A``, all three ``GNA``, as in
 :mod:`facevoice.eval.protocols.protocol_set`). ``metric`` picks the selection criterion (lower is better
 internally): ``eer``, ``auc``, or ``auc_mean`` (the mean of the random and constrained AUCs).
+
+:func:`pair_masks` and :func:`score_all_pairs` are the one all-pairs scoring of facevoice: the head
+methods' :class:`ValidationSet` (cached embeddings) and ``finetune``'s validation (media through the
+encoders) both call them.
 """
 
 from __future__ import annotations
@@ -67,15 +71,14 @@ class ValidationSet:
         rng = np.random.default_rng(seed)
         f_keep = _subsample(f_df["identity"].isin(ids).to_numpy(), max_items, rng)
         v_keep = _subsample(v_df["identity"].isin(ids).to_numpy(), max_items, rng)
-        f_df, v_df = f_df[f_keep].reset_index(drop=True), v_df[v_keep].reset_index(drop=True)
-        same = v_df["identity"].to_numpy()[:, None] == f_df["identity"].to_numpy()[None, :]
+        same, constraints = pair_masks(v_df[v_keep], f_df[f_keep])
         return cls(
             face=torch.as_tensor(np.asarray(F[f_keep], dtype=np.float32), device=device),
             voice=torch.as_tensor(np.asarray(V[v_keep], dtype=np.float32), device=device),
             same=same,
             splits=tuple(splits),
             n_identities=len(ids),
-            constraints=_constraint_masks(v_df, f_df, same),
+            constraints=constraints,
             metric=metric,
         )
 
@@ -92,29 +95,66 @@ class ValidationSet:
         if isinstance(backend, CosineScore):
             f = _embed(method, self.face, "face", batch_size)
             v = _embed(method, self.voice, "voice", batch_size)
-            S = (v @ f.T).double().cpu().numpy()
-        else:  # the method's own scores of its raw embed outputs
-            f = _embed(method, self.face, "face", batch_size, normalize=False).double().cpu().numpy()
-            v = _embed(method, self.voice, "voice", batch_size, normalize=False).double().cpu().numpy()
-            S = backend.matrix_scores(backend.vectors(f, "face"), backend.vectors(v, "voice")).T
-        if not np.isfinite(S).all():
-            out = {"val_eer": float("nan"), "val_auc": float("nan")}
-            return {**out, **{f"val_auc_{c}": float("nan") for c in self.constraints}, "val_metric": float("nan")}
-        pos = S[self.same]
-        labels = self.same.ravel().astype(np.int8)
-        out = {"val_eer": float(eer(S.ravel(), labels).eer), "val_auc": float(auc(S.ravel(), labels))}
-        for name, keep in self.constraints.items():
-            neg = S[keep]
-            labels = np.r_[np.ones(len(pos), np.int8), np.zeros(len(neg), np.int8)]
-            out[f"val_auc_{name}"] = float(auc(np.r_[pos, neg], labels))
-        if self.metric == "eer":
-            out["val_metric"] = out["val_eer"]
-        elif self.metric == "auc":
-            out["val_metric"] = -out["val_auc"]
-        else:
-            aucs = [out["val_auc"]] + [out[f"val_auc_{c}"] for c in self.constraints]
-            out["val_metric"] = -float(np.mean(aucs))
-        return out
+            return score_all_pairs(v, f, self.same, self.constraints, self.metric)
+        # the method's own scores (e.g. PLDA log-likelihood ratios) of its raw embed outputs
+        f = _embed(method, self.face, "face", batch_size, normalize=False).double().cpu().numpy()
+        v = _embed(method, self.voice, "voice", batch_size, normalize=False).double().cpu().numpy()
+        S = backend.matrix_scores(backend.vectors(f, "face"), backend.vectors(v, "voice")).T
+        return pair_figures(S, self.same, self.constraints, self.metric)
+
+
+def pair_masks(v_df: pd.DataFrame, f_df: pd.DataFrame) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``same`` (Nv, Nf): voice row i and face row j are one identity; and the constrained non-target
+    masks (name -> (Nv, Nf)) of :func:`score_all_pairs`, from the items' manifest rows."""
+    v_df, f_df = v_df.reset_index(drop=True), f_df.reset_index(drop=True)
+    same = v_df["identity"].to_numpy()[:, None] == f_df["identity"].to_numpy()[None, :]
+    return same, _constraint_masks(v_df, f_df, same)
+
+
+def score_all_pairs(
+    voice: torch.Tensor,
+    face: torch.Tensor,
+    same: np.ndarray,
+    constraints: dict[str, np.ndarray] | None = None,
+    metric: str = "eer",
+) -> dict[str, float]:
+    """Cosine of every voice (Nv, D) x face (Nf, D) pair (rows L2-normalised) -> validation figures.
+
+    ``val_eer`` (exact ROC crossing) and ``val_auc`` over all pairs (``same`` marks targets), ``val_auc_<C>``
+    with the non-targets restricted to ``constraints[C]``, and ``val_metric``, the selection value
+    (lower is better): the EER, or minus the AUC (``auc``) or minus the mean AUC (``auc_mean``).
+    Non-finite scores give NaN figures (a diverged model is never selected).
+    """
+    return pair_figures((voice @ face.T).double().cpu().numpy(), same, constraints, metric)
+
+
+def pair_figures(
+    S: np.ndarray, same: np.ndarray, constraints: dict[str, np.ndarray] | None = None, metric: str = "eer"
+) -> dict[str, float]:
+    """Validation figures of a voice x face score matrix ``S`` (Nv, Nf) (see :func:`score_all_pairs`)."""
+    if metric not in VAL_METRICS:
+        raise ValueError(f"validation metric must be one of {list(VAL_METRICS)}, got {metric!r}")
+    constraints = constraints or {}
+    if same.all() or not same.any():
+        raise ValueError(f"all-pairs validation needs target and non-target pairs; got {int(same.sum())} targets")
+    if not np.isfinite(S).all():
+        out = {"val_eer": float("nan"), "val_auc": float("nan")}
+        return {**out, **{f"val_auc_{c}": float("nan") for c in constraints}, "val_metric": float("nan")}
+    pos = S[same]
+    labels = same.ravel().astype(np.int8)
+    out = {"val_eer": float(eer(S.ravel(), labels).eer), "val_auc": float(auc(S.ravel(), labels))}
+    for name, keep in constraints.items():
+        neg = S[keep]
+        labels = np.r_[np.ones(len(pos), np.int8), np.zeros(len(neg), np.int8)]
+        out[f"val_auc_{name}"] = float(auc(np.r_[pos, neg], labels))
+    if metric == "eer":
+        out["val_metric"] = out["val_eer"]
+    elif metric == "auc":
+        out["val_metric"] = -out["val_auc"]
+    else:
+        aucs = [out["val_auc"]] + [out[f"val_auc_{c}"] for c in constraints]
+        out["val_metric"] = -float(np.mean(aucs))
+    return out
 
 
 def _subsample(keep: np.ndarray, max_items: int, rng: np.random.Generator) -> np.ndarray:

@@ -12,7 +12,7 @@ Splits (``split=``):
   test_seen (seen-heard, disjoint videos);
 * ``"ssos"``: the train/val/test identity lists of "Seeking the Shape of Sound"
   (``protocol_dir/vox1_{train,val,test}.csv``) → train / val / test_unseen;
-* ``"ratios"``: a seeded identity split with ``ratios``.
+* ``"ratios"``: a seeded identity split with ``ratios``, stratified by gender.
 """
 
 from __future__ import annotations
@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from facevoice.data.corpora.folder import list_files
+from facevoice.data.corpora.folder import write_prepare_skips
+from facevoice.data.corpora.scan import printable, scan_tree
 from facevoice.data.formats.vox import read_vox1_meta as read_meta_table
-from facevoice.data.manifest import make_manifest, write_manifest
-from facevoice.data.splits import hold_out_videos, split_identities
+from facevoice.data.manifest import check_output_path, make_manifest, write_manifest
+from facevoice.data.splits import hold_out_videos, split_identities, stratified_split_identities
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +38,19 @@ def read_vox1_meta(path: str | Path) -> pd.DataFrame:
     return read_meta_table(path).rename(columns={"voxceleb1_id": "vox_id", "vggface1_id": "vgg_name"})
 
 
-def _voice_records(voice_root: Path, known: set[str]) -> tuple[list[dict], set[str]]:
+def _voice_records(voice_root: Path, known: set[str], skipped: list[dict]) -> tuple[list[dict], set[str]]:
     records, unknown = [], set()
-    for f in list_files(voice_root):
+    scan = scan_tree(voice_root)
+    skipped += scan.skipped
+    for f in scan.files:
         rel = f.relative_to(voice_root)
         if len(rel.parts) < 2:
+            skipped.append(_skip(f, "outside_layout", "not under <VoxCeleb1 ID>/ of the voice root"))
             continue
         vox_id = rel.parts[0]
         if vox_id not in known:
             unknown.add(vox_id)
+            skipped.append(_skip(f, "no_meta", f"{vox_id!r} is not a VoxCeleb1 ID of the meta file"))
             continue
         video = rel.parts[1] if len(rel.parts) > 2 else ""
         records.append(
@@ -60,16 +65,24 @@ def _voice_records(voice_root: Path, known: set[str]) -> tuple[list[dict], set[s
     return records, unknown
 
 
-def _face_records(face_root: Path, name_to_id: dict[str, str], known: set[str]) -> tuple[list[dict], set[str]]:
+def _face_records(
+    face_root: Path, name_to_id: dict[str, str], known: set[str], skipped: list[dict]
+) -> tuple[list[dict], set[str]]:
     records, unknown = [], set()
-    for f in list_files(face_root):
+    scan = scan_tree(face_root)
+    skipped += scan.skipped
+    for f in scan.files:
         rel = f.relative_to(face_root)
         if len(rel.parts) < 2:
+            skipped.append(_skip(f, "outside_layout", "not under <name or VoxCeleb1 ID>/ of the face root"))
             continue
         top = rel.parts[0]
         vox_id = top if top in known else name_to_id.get(top)
         if vox_id is None:
             unknown.add(top)
+            skipped.append(
+                _skip(f, "no_meta", f"{top!r} is neither a VGGFace1 name nor a VoxCeleb1 ID of the meta file")
+            )
             continue
         inner = [p for p in rel.parts[1:-1] if p != "1.6"]  # unzippedFaces/<name>/1.6/<video>/<frame>
         video = inner[-1] if inner else ""
@@ -83,6 +96,10 @@ def _face_records(face_root: Path, name_to_id: dict[str, str], known: set[str]) 
             }
         )
     return records, unknown
+
+
+def _skip(path: Path, reason: str, detail: str) -> dict[str, str]:
+    return {"path": printable(path), "reason": reason, "detail": detail}
 
 
 def _read_id_list(path: Path) -> set[str]:
@@ -109,17 +126,21 @@ def prepare_voxceleb1(
 
     Identities present in only one modality are kept (they still count for unimodal work); folders
     that match no meta row are reported in a warning; with ``split="ssos"`` identities outside the
-    three lists are left out and counted in a warning.
+    three lists are left out and counted in a warning. Files left out are recorded in the prepare
+    skip report beside ``out`` (``df.attrs["skipped"]``).
     """
-    voice_root, face_root = Path(voice_root).expanduser().resolve(), Path(face_root).expanduser().resolve()
+    voice_root, face_root = Path(voice_root).expanduser().absolute(), Path(face_root).expanduser().absolute()
+    if out is not None:
+        check_output_path(out)
     for p in (voice_root, face_root):
         if not p.is_dir():
             raise FileNotFoundError(f"folder not found: {p}")
     table = read_vox1_meta(meta)
     known = set(table["vox_id"])
     name_to_id = dict(zip(table["vgg_name"], table["vox_id"], strict=True))
-    voices, unknown_v = _voice_records(voice_root, known)
-    faces, unknown_f = _face_records(face_root, name_to_id, known)
+    skipped: list[dict] = []
+    voices, unknown_v = _voice_records(voice_root, known, skipped)
+    faces, unknown_f = _face_records(face_root, name_to_id, known, skipped)
     for what, unknown in (("voice", unknown_v), ("face", unknown_f)):
         if unknown:
             log.warning("%d %s folder(s) match no row of %s, e.g. %s", len(unknown), what, meta, sorted(unknown)[:5])
@@ -138,11 +159,17 @@ def prepare_voxceleb1(
             df.loc[dropped, "identity"].nunique(),
             split,
         )
+        skipped += [
+            _skip(Path(p), "no_split", f"identity {i} is outside the {split} split lists")
+            for p, i in zip(df.loc[dropped, "path"], df.loc[dropped, "identity"], strict=True)
+        ]
         df = df[~dropped]
     df = hold_out_videos(df.reset_index(drop=True), seen_fraction, seed)
     df = make_manifest(df)
+    df.attrs["skipped"] = skipped
     if out is not None:
         write_manifest(df, out)
+        write_prepare_skips(out, skipped)
     return df
 
 
@@ -170,6 +197,7 @@ def _assign_splits(
         for name, target in (("train", "train"), ("val", "val"), ("test", "test_unseen")):
             assign.update(dict.fromkeys(_read_id_list(pdir / f"vox1_{name}.csv"), target))
         return ids.map(assign)
-    if split == "ratios":
-        return ids.map(split_identities(ids, ratios, seed))
+    if split == "ratios":  # stratified by the meta file's gender, so every part holds women and men in proportion
+        strata = dict(zip(info.index, info["gender"].astype(str), strict=True))
+        return ids.map(stratified_split_identities(ids, strata, ratios, seed))
     raise ValueError(f"unknown VoxCeleb1 split {split!r}; valid: meta, ssos, ratios")

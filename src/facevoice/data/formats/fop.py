@@ -89,9 +89,10 @@ class FOPVerificationList:
     """Trial i = (``voice[i]``, ``face[i]``) with ``labels[i]`` (1 = same person).
 
     ``face (T, Df)``, ``voice (T, Dv)`` float32, ``labels (T,)`` int8; ``label_source`` is
-    ``"identity"`` or ``"parity"``; ``face_ids`` / ``voice_ids`` are the identity columns when the
-    files have them; ``parity_agreement`` is the fraction of trials where the identity labels
-    agree with the row-parity convention (None without identity columns).
+    ``"identity"``, ``"parity"`` or ``"key"`` (a key file's labels, with its ``trial_ids``);
+    ``face_ids`` / ``voice_ids`` are the identity columns when the files have them;
+    ``parity_agreement`` is the fraction of trials where the identity labels agree with the
+    row-parity convention (None without identity columns).
     """
 
     face: np.ndarray
@@ -101,6 +102,7 @@ class FOPVerificationList:
     face_ids: np.ndarray | None = None
     voice_ids: np.ndarray | None = None
     parity_agreement: float | None = None
+    trial_ids: np.ndarray | None = None  # from a key file (label_source "key")
 
     def as_trials(self) -> tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarray], pd.DataFrame]:
         """Item ids ``f<i>`` / ``v<i>`` with their features and a v2f trial table for the evaluator."""

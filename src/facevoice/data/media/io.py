@@ -2,8 +2,10 @@
 and video frames (av).
 
 Every reader raises :class:`facevoice.encoders.base.SkipItem` with a reason code (``missing``,
-``permission``, ``empty``, ``unreadable``) naming the file and the decoder's message, so extraction
-records a skip instead of crashing. Formats are recognised by content, not by extension: a wav
+``permission``, ``empty``, ``unreadable``, ``truncated``) naming the file and the decoder's message, so
+extraction records a skip instead of crashing. A WAV whose header promises more frames than the file
+holds is ``truncated`` (libsndfile would decode the fragment without a word; :mod:`.riff`).
+Formats are recognised by content, not by extension: a wav
 named ``.jpg`` is read as audio by the audio reader and rejected (``unreadable``) by the image reader.
 """
 
@@ -15,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from facevoice.core.types import SkipItem
+from facevoice.data.media.riff import wav_frames
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".pgm", ".ppm", ".gif", ".tif", ".tiff", ".webp"}
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus"}
@@ -76,6 +79,14 @@ def load_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     import soxr
 
     p = check_file(path)
+    declared = wav_frames(p)
+    if declared is not None and declared.truncated:
+        sr = max(declared.sample_rate, 1)
+        raise SkipItem(
+            "truncated",
+            f"{p}: header declares {declared.declared} frames ({declared.declared / sr:.2f} s), "
+            f"the file holds {declared.present} ({declared.present / sr:.2f} s)",
+        )
     try:
         x, sr = _read_soundfile(p)
     except Exception as sf_exc:  # libsndfile does not read m4a/mp4: try the ffmpeg decoders

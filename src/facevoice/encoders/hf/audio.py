@@ -16,8 +16,9 @@ import numpy as np
 import torch
 
 from facevoice.core.types import LoadedItem, SkipItem
-from facevoice.data.media.io import audio_level_db, load_audio
-from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.data.media.io import load_audio
+from facevoice.data.media.speech import check_speech
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 from facevoice.encoders.hf.common import (
     BackboneEncoderMixin,
     HFBackbone,
@@ -28,6 +29,7 @@ from facevoice.encoders.hf.common import (
     weighted_layer_sum,
 )
 from facevoice.encoders.hf.common import weights_hash as module_hash
+from facevoice.encoders.hf.families import families_of
 
 
 @dataclass
@@ -86,16 +88,30 @@ def audio_forward(model: torch.nn.Module, input_values: torch.Tensor, attention_
     return AudioForward(hidden_states=hidden, frame_mask=mask)
 
 
+@ENCODERS.register("hf-audio")
 class HFAudioEncoder(BackboneEncoderMixin, Encoder):
     """Frozen transformers speech encoder with masked mean pooling.
 
     ``layer``: None (last layer), an index into the hidden states (0 = CNN/embedding output), or
     ``"weighted"`` (sum of all hidden states with ``layer_weights``, uniform by default).
-    ``silence_db``: items whose RMS level is below this (dBFS) are skipped as silent.
+    Items with no signal (peak below -80 dBFS) are skipped as silent, whatever their level otherwise;
+    ``min_voiced_seconds``: also require that much voiced speech (level-independent VAD,
+    :mod:`facevoice.data.media.speech`; 0 = off, the default: these models embed any audio, and the
+    test media of fine-tuning are tones); ``silence_db``: an optional fixed RMS gate in dBFS (off by
+    default: it rejects quiet real speech).
     ``max_seconds``: keep only the first ``max_seconds`` of long recordings (None = all).
     """
 
     modality = "voice"
+    takes_source = True
+    OPTIONS = {
+        "layer": "hidden-state index, or 'weighted' (default: last)",
+        "layer_weights": "[w0, w1, ...] for layer=weighted",
+        "dtype": "float32, float16 or bfloat16",
+        "max_seconds": "keep the first seconds of long files (default: all)",
+        "min_voiced_seconds": "seconds of speech the VAD must find (default 0: off)",
+        "silence_db": "optional fixed RMS gate in dBFS (default off)",
+    }
 
     def __init__(
         self,
@@ -106,8 +122,9 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         layer_weights: list[float] | None = None,
         device: str = "cpu",
         dtype: str | None = None,
-        silence_db: float = -60.0,
+        silence_db: float | None = None,
         max_seconds: float | None = None,
+        min_voiced_seconds: float = 0.0,
     ) -> None:
         self.backbone: HFBackbone = load_backbone(source, family, device=device, dtype=dtype)
         if self.backbone.modality != "voice":
@@ -123,6 +140,7 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         if layer == "weighted":
             weighted_layer_sum([torch.zeros(1, 1, 1)] * n_states, layer_weights)  # validates the weights
         self.silence_db, self.max_seconds = silence_db, max_seconds
+        self.min_voiced_seconds = float(min_voiced_seconds)
         self._hash = module_hash(self.backbone.model)
         self._min_samples = min_samples(self.backbone.config)
 
@@ -145,10 +163,10 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
             wave = wave[: int(round(self.max_seconds * self.sample_rate))]
         if wave.size < self._min_samples:
             raise SkipItem("too_short", f"{wave.size} samples at {self.sample_rate} Hz < {self._min_samples}")
-        level = audio_level_db(wave)
-        if level < self.silence_db:
-            raise SkipItem("silent", f"RMS level {level:.1f} dBFS < {self.silence_db:g}")
-        return LoadedItem([wave], {"seconds": round(wave.size / self.sample_rate, 3)})
+        notes = check_speech(
+            wave, self.sample_rate, min_voiced_seconds=self.min_voiced_seconds, silence_db=self.silence_db
+        )
+        return LoadedItem([wave], notes)
 
     def encode(self, inputs: list[np.ndarray], layers: bool = False) -> EncoderOutput:
         """``B`` waveforms → embeddings ``(B, D)`` and per-layer pooled states ``(L, B, D)``.
@@ -187,6 +205,6 @@ class HFAudioEncoder(BackboneEncoderMixin, Encoder):
         return emb_np, None if lay is None else lay.float().cpu().numpy()
 
 
-make_wavlm = family_factory(HFAudioEncoder, "wavlm", "voice")
-make_hubert = family_factory(HFAudioEncoder, "hubert", "voice")
-make_wav2vec2 = family_factory(HFAudioEncoder, "wav2vec2", "voice")
+# one registry entry per voice family of the table (``wavlm``, ...), beside the class that builds them
+for _family in families_of("voice"):
+    ENCODERS.register(_family.name, family_factory(HFAudioEncoder, _family.name))

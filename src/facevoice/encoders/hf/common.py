@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import inspect
 import json
 import logging
 from dataclasses import dataclass
@@ -22,30 +23,9 @@ from typing import Any
 
 import torch
 
-log = logging.getLogger(__name__)
+from facevoice.encoders.hf.families import FAMILIES, MODEL_TYPES
 
-#: family → (modality, config class, model class, processor class in transformers)
-FAMILIES: dict[str, tuple[str, str, str, str]] = {
-    "wavlm": ("voice", "WavLMConfig", "WavLMModel", "Wav2Vec2FeatureExtractor"),
-    "hubert": ("voice", "HubertConfig", "HubertModel", "Wav2Vec2FeatureExtractor"),
-    "wav2vec2": ("voice", "Wav2Vec2Config", "Wav2Vec2Model", "Wav2Vec2FeatureExtractor"),
-    "siglip": ("face", "SiglipVisionConfig", "SiglipVisionModel", "SiglipImageProcessor"),
-    "clip": ("face", "CLIPVisionConfig", "CLIPVisionModel", "CLIPImageProcessor"),
-    "dinov2": ("face", "Dinov2Config", "Dinov2Model", "BitImageProcessor"),
-}
-#: transformers ``model_type`` → family
-MODEL_TYPES = {
-    "wavlm": "wavlm",
-    "hubert": "hubert",
-    "wav2vec2": "wav2vec2",
-    "siglip": "siglip",
-    "siglip_vision_model": "siglip",
-    "clip": "clip",
-    "clip_vision_model": "clip",
-    "dinov2": "dinov2",
-}
-IMAGENET_MEAN = [0.485, 0.456, 0.406]
-IMAGENET_STD = [0.229, 0.224, 0.225]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -116,23 +96,13 @@ def _processor_class(name: str) -> Any:
 
 def default_processor(family: str, config: Any, overrides: dict[str, Any] | None = None) -> Any:
     """The preprocessor a family uses when only a config is given (hub checkpoints bring their own)."""
-    cls = _processor_class(FAMILIES[family][3])
+    fam = FAMILIES[family]
+    cls = _processor_class(fam.processor_class)
     kw: dict[str, Any]
-    if FAMILIES[family][0] == "voice":
+    if fam.modality == "voice":
         kw = dict(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True, return_attention_mask=True)
     else:
-        s = int(config.image_size)
-        if family == "siglip":
-            kw = dict(size={"height": s, "width": s})
-        elif family == "clip":
-            kw = dict(size={"shortest_edge": s}, crop_size={"height": s, "width": s})
-        else:
-            kw = dict(
-                size={"shortest_edge": s},
-                crop_size={"height": s, "width": s},
-                image_mean=IMAGENET_MEAN,
-                image_std=IMAGENET_STD,
-            )
+        kw = fam.image_processor(int(config.image_size)) if fam.image_processor else {}
     kw.update(overrides or {})
     return cls(**kw)
 
@@ -168,8 +138,8 @@ def load_backbone(
     if not isinstance(source, dict) and Path(str(source)).expanduser().exists():
         source = str(Path(str(source)).expanduser().resolve())  # a local folder saved with save_pretrained
     fam = resolve_family(source, family)
-    modality, cfg_name, model_name, _ = FAMILIES[fam]
-    model_cls = _tf_class(model_name)
+    modality, cfg_name = FAMILIES[fam].modality, FAMILIES[fam].config_class
+    model_cls = _tf_class(FAMILIES[fam].model_class)
     if isinstance(source, dict):
         kw = copy.deepcopy(source)
         for key in ("family", "model_type"):
@@ -195,11 +165,12 @@ def load_backbone(
 
 
 def _load_processor(family: str, name: str, config: Any) -> Any:
-    auto = "AutoFeatureExtractor" if FAMILIES[family][0] == "voice" else "AutoImageProcessor"
+    voice = FAMILIES[family].modality == "voice"
+    auto = "AutoFeatureExtractor" if voice else "AutoImageProcessor"
     try:
         return _tf_class(auto).from_pretrained(name)
     except (OSError, ValueError) as err:
-        if FAMILIES[family][0] == "voice":
+        if voice:
             log.warning("no feature extractor saved with %s (%s); using the 16 kHz wav2vec2 default", name, err)
             return default_processor(family, config)
         raise ValueError(f"no image processor found for {name}: {err}") from err
@@ -279,16 +250,23 @@ def tiny_config(family: str, seed: int = 0, **overrides: Any) -> dict[str, Any]:
     ``feat_extract_norm="layer", do_stable_layer_norm=True`` for the large-checkpoint variant.
     """
     fam = resolve_family({"family": family})
-    base = _TINY_AUDIO if FAMILIES[fam][0] == "voice" else _TINY_VISION
+    base = _TINY_AUDIO if FAMILIES[fam].modality == "voice" else _TINY_VISION
     return {**base, "family": fam, "seed": seed, **overrides}
 
 
-def family_factory(cls: type, family: str, what: str) -> Any:
-    """``make_<family>(source, **kwargs) -> cls(source, family, **kwargs)``, the registry entry of one model family."""
+def family_factory(cls: type, family: str) -> Any:
+    """``make_<family>(source, **kwargs) -> cls(source, family, **kwargs)``, the registry entry of one model family.
+
+    It takes ``cls``'s keyword arguments (so unknown options are refused by name) and its ``takes_source``.
+    """
 
     def make(source: str | Path | dict[str, Any], **kwargs: Any) -> Any:
         return cls(source, family, **kwargs)
 
     make.__name__ = f"make_{family}"
-    make.__doc__ = f"{family} {what} encoder: ``source`` = hub name, local path or config dict."
+    make.__doc__ = f"{family} {FAMILIES[family].modality} encoder: ``source`` = hub name, local path or config dict."
+    params = [p for name, p in inspect.signature(cls).parameters.items() if name != "family"]
+    make.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    make.takes_source = getattr(cls, "takes_source", True)  # type: ignore[attr-defined]
+    make.OPTIONS = getattr(cls, "OPTIONS", None)  # the family's --opt names (encoders.base.check_options)
     return make

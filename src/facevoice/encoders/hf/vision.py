@@ -17,7 +17,7 @@ import torch
 from facevoice.core.types import LoadedItem
 from facevoice.data.media.faces import face_crop
 from facevoice.data.media.io import load_visual
-from facevoice.encoders.base import Encoder, EncoderOutput
+from facevoice.encoders.base import ENCODERS, Encoder, EncoderOutput
 from facevoice.encoders.hf.common import (
     BackboneEncoderMixin,
     HFBackbone,
@@ -26,13 +26,14 @@ from facevoice.encoders.hf.common import (
     stack_hidden,
 )
 from facevoice.encoders.hf.common import weights_hash as module_hash
+from facevoice.encoders.hf.families import FAMILIES, families_of
 
 POOLINGS = ("pooler", "cls", "mean")
 
 
 def prefix_tokens(family: str, config: Any) -> int:
     """Number of non-patch tokens at the start of the sequence (CLS, registers)."""
-    if family == "siglip":
+    if not FAMILIES[family].cls_token:
         return 0
     return 1 + int(getattr(config, "num_register_tokens", 0) or 0)
 
@@ -61,6 +62,7 @@ def pool_tokens(hidden: torch.Tensor, pooling: str, n_prefix: int) -> torch.Tens
     raise ValueError(f"token pooling must be 'cls' or 'mean', got {pooling!r}")
 
 
+@ENCODERS.register("hf-vision")
 class HFVisionEncoder(BackboneEncoderMixin, Encoder):
     """Frozen transformers vision tower.
 
@@ -73,6 +75,17 @@ class HFVisionEncoder(BackboneEncoderMixin, Encoder):
     """
 
     modality = "face"
+    takes_source = True
+    OPTIONS = {
+        "pooling": "pooler, cls or mean (default pooler)",
+        "layer": "hidden-state index (default: last)",
+        "dtype": "float32, float16 or bfloat16",
+        "detect_faces": "true (crop the largest face, default) or false (tight crops: whole image)",
+        "upsample": "HOG detector upsampling: auto or 0-3",
+        "margin": "context around the detected face (default 0.25)",
+        "fallback": "skip or whole, when no face is found (default skip)",
+        "video_frames": "frames sampled from a video (default 4)",
+    }
 
     def __init__(
         self,
@@ -147,6 +160,6 @@ class HFVisionEncoder(BackboneEncoderMixin, Encoder):
         return EncoderOutput(emb.float().cpu().numpy(), None if lay is None else lay.float().cpu().numpy())
 
 
-make_siglip = family_factory(HFVisionEncoder, "siglip", "face")
-make_clip = family_factory(HFVisionEncoder, "clip", "face")
-make_dinov2 = family_factory(HFVisionEncoder, "dinov2", "face")
+# one registry entry per face family of the table (``wavlm``, ...), beside the class that builds them
+for _family in families_of("face"):
+    ENCODERS.register(_family.name, family_factory(HFVisionEncoder, _family.name))

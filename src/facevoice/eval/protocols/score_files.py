@@ -41,7 +41,7 @@ from facevoice.eval.protocols.io import (
 )
 from facevoice.eval.protocols.io import read_text_rows as _rows
 
-__all__ = ["read_scores", "write_scores", "SCORE_COLUMNS"]
+__all__ = ["read_scores", "write_scores", "read_key", "attach_key", "SCORE_COLUMNS"]
 
 SCORE_COLUMNS: tuple[str, ...] = ("probe_id", "candidate_id", "trial_id", "score", "label", "direction", "constraint")
 SCORE_COLUMNS += ("split",)
@@ -144,3 +144,73 @@ def write_scores(scores: pd.DataFrame, path: str | Path) -> Path:
     if "label" in df.columns and (df["label"] < 0).all():
         df = df.drop(columns="label")
     return write_table(df, path)
+
+
+def read_key(path: str | Path) -> pd.DataFrame:
+    """A key (truth) file: ``trial_id label`` per line (tab, comma or space separated; an optional header
+    naming the columns; further columns ignored). Labels as in score files (``1/0``, ``target/nontarget``...).
+
+    Returns:
+        DataFrame ``trial_id`` str, ``label`` int8 (1 = same person), in file order. Duplicate ids raise.
+    """
+    path = Path(path)
+    rows, line_nos, _ = _rows(path)
+    header = [t.strip().lower() for t in rows[0]]
+    if not _label_word(header[1] if len(header) > 1 else "") and not _numeric(header[-1]):
+        names = {name: j for j, tok in enumerate(header) for name, al in SCORE_ALIASES.items() if tok in al}
+        if "trial_id" not in names or "label" not in names:
+            raise FormatError(f"{path} line {line_nos[0]}: a key header must name a trial id and a label column")
+        id_col, label_col = names["trial_id"], names["label"]
+        rows, line_nos = rows[1:], line_nos[1:]
+        if not rows:
+            raise FormatError(f"{path}: header but no trials")
+    else:
+        if len(rows[0]) < 2:
+            raise FormatError(f"{path} line {line_nos[0]}: a key line is '<trial_id> <label>', got {rows[0]}")
+        id_col, label_col = 0, 1
+    cols = list(zip(*rows, strict=True))
+    key = pd.DataFrame(
+        {"trial_id": np.asarray(cols[id_col], dtype=str), "label": parse_labels(cols[label_col], path, line_nos)}
+    )
+    dup = key["trial_id"].duplicated()
+    if dup.any():
+        i = int(np.argmax(dup.to_numpy()))
+        raise FormatError(f"{path} line {line_nos[i]}: trial id {key['trial_id'].iloc[i]!r} given twice")
+    key.attrs["source"] = str(path)
+    return key
+
+
+def attach_key(scores: pd.DataFrame, key: pd.DataFrame) -> pd.DataFrame:
+    """Labels from a key file (:func:`read_key`) for a score table with trial ids (joined on ``trial_id``).
+
+    Every scored trial must be in the key and every key trial scored (each raises naming the count
+    and examples); a label the score file also gives must agree. Returns the scores with ``label`` set.
+    """
+    src = key.attrs.get("source", "the key")
+    if (scores["trial_id"] == "").all():
+        raise ValueError(
+            f"the score file {scores.attrs.get('source', '')} has no trial ids, so {src} cannot be joined with it"
+        )
+    dup = scores["trial_id"].duplicated()
+    if dup.any():
+        raise ValueError(f"the score file scores trial {scores.loc[dup, 'trial_id'].iloc[0]!r} twice")
+    truth = key.set_index("trial_id")["label"]
+    have = scores["trial_id"].isin(truth.index)
+    if not have.all():
+        ex = scores.loc[~have, "trial_id"].head(3).tolist()
+        raise ValueError(f"{int((~have).sum())} scored trial(s) are not in {src}, e.g. {ex}")
+    unscored = ~truth.index.isin(scores["trial_id"])
+    if unscored.any():
+        ex = truth.index[unscored][:3].tolist()
+        raise ValueError(f"{int(unscored.sum())} trial(s) of {src} have no score, e.g. {ex}")
+    out = scores.copy()
+    labels = truth.reindex(out["trial_id"]).to_numpy(np.int8)
+    given = out["label"].to_numpy()
+    differ = (given >= 0) & (given != labels)
+    if differ.any():
+        ex = out.loc[differ, "trial_id"].head(3).tolist()
+        raise ValueError(
+            f"{int(differ.sum())} trial(s) are labelled differently by the score file and {src}, e.g. {ex}"
+        )
+    out["label"] = labels
+    return out

@@ -39,6 +39,8 @@ __all__ = [
     "evaluate_score_fn",
     "evaluate_scores",
     "attach_labels",
+    "score_trials",
+    "label_scores",
 ]
 
 RESULT_COLUMNS: tuple[str, ...] = ("protocol", "split", "direction", "constraint", "n", "metric", "value")
@@ -224,6 +226,23 @@ def evaluate_protocols(
     return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
 
 
+def score_trials(protocols, scorer, metadata: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The verification trials of ``protocols`` with labels and directions resolved and a ``score`` column.
+
+    The scores are those :func:`evaluate_protocols` computes (same scorer calls), for per-trial
+    score files.
+    """
+    ps = as_protocol_set(protocols)
+    if not len(ps.trials):
+        return pd.DataFrame(columns=[*ps.trials.columns, "score"])
+    trials = resolve_trials(ps.trials, *_lookups(ps, metadata, scorer)).reset_index(drop=True)
+    scores = np.empty(len(trials), dtype=np.float64)
+    for d, idx in trials.groupby("direction", sort=False).indices.items():
+        sub = trials.iloc[idx]
+        scores[idx] = scorer.pairs(sub["probe_id"].to_numpy(str), sub["candidate_id"].to_numpy(str), d)
+    return trials.assign(score=scores)
+
+
 def evaluate_embeddings(face, voice, protocols, metadata: pd.DataFrame | None = None, *, metric="cosine", **kwargs):
     """Evaluate embeddings ``face = (ids (n_f,), X (n_f, D))``, ``voice = (ids, X (n_v, D))`` on ``protocols``.
 
@@ -277,6 +296,25 @@ def attach_labels(scores: pd.DataFrame, trials: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def label_scores(
+    scores: pd.DataFrame, trials: pd.DataFrame | None = None, metadata: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """The score table with every trial labelled: from the table, else ``trials`` (joined on ids), else the
+    identities in ``metadata``; raises naming the count of trials left without a label."""
+    t = attach_labels(scores, trials) if trials is not None else scores.copy()
+    if "label" not in t.columns:
+        t["label"] = -1
+    n_unknown = int((t["label"] < 0).sum())
+    if n_unknown:
+        if metadata is None:
+            raise ValueError(
+                f"{n_unknown} scored trial(s) have no label: "
+                "give labels in the file, a labelled trial list or a manifest"
+            )
+        t = resolve_trials(t, *_lookups(ProtocolSet(), metadata, None), infer_direction=False)
+    return t
+
+
 def evaluate_scores(
     scores: pd.DataFrame,
     trials: pd.DataFrame | None = None,
@@ -294,17 +332,7 @@ def evaluate_scores(
     (empty values show as ``-``). ``calibration`` adds Cllr, min Cllr and actual DCF (scores read as
     natural-log likelihood ratios). Returns the long results table.
     """
-    t = attach_labels(scores, trials) if trials is not None else scores.copy()
-    if "label" not in t.columns:
-        t["label"] = -1
-    n_unknown = int((t["label"] < 0).sum())
-    if n_unknown:
-        if metadata is None:
-            raise ValueError(
-                f"{n_unknown} scored trial(s) have no label: "
-                "give labels in the file, a labelled trial list or a manifest"
-            )
-        t = resolve_trials(t, *_lookups(ProtocolSet(), metadata, None), infer_direction=False)
+    t = label_scores(scores, trials, metadata)
     for c in ("split", "direction", "constraint"):
         t[c] = t[c].replace("", "-") if c in t.columns else "-"
     rows = []

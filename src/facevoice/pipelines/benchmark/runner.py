@@ -1,12 +1,13 @@
 """``run_benchmark(config)``: methods × seeds on one benchmark -> one results table and a report.
 
 The benchmark recipe (``<benchmark>/benchmark``) holds the ``data:`` and ``eval:``
-sections, ``methods`` (recipe names in the same folder), ``seeds`` and ``references`` (``cca``:
+sections, ``methods`` (recipe names in the same folder; without it, every recipe in that folder
+whose method is trainable: :func:`folder_methods`), ``seeds`` and ``references`` (``cca``:
 the training-free baseline, run like a method; ``oracle``: the simulator's Bayes-optimal scores,
 simulated data only) and ``backend_rows`` (``all`` or method names: each also gets a row
 ``<method>+plda``, the PLDA back-end fitted on its embeddings; methods' own ablation back-ends add
 rows ``<method>-<name>``). Every method is trained per seed into ``<out>/runs/<method>/seed<k>`` (a
-finished run with the same resolved config is reused; an interrupted one is resumed), its
+finished run with the same resolved config is reused; one a kill interrupted is resumed), its
 selected checkpoint embeds the test items, and the evaluation engine scores every protocol built
 once from the manifest (unseen-unheard / seen-heard; random, G, N, A, GNA verification; 1:N for
 N = 2..10 in both directions; retrieval).
@@ -14,7 +15,8 @@ N = 2..10 in both directions; retrieval).
 Outputs under ``out``: ``results_long.csv`` (one row per method, seed and figure),
 ``results.csv`` (mean ± std over seeds), ``results.json``, ``runs.csv`` (training time per epoch,
 best epoch, ...), ``protocols/``, ``scores/`` (headline trial scores, for the ROC figure) and
-``report.md`` with its figures.
+``report.md`` with its figures. ``references`` may also ask for the ``gender`` (gender-only
+matcher) and ``chance`` rows of :mod:`~facevoice.pipelines.benchmark.references` (off by default).
 """
 
 from __future__ import annotations
@@ -26,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from facevoice.core.config import apply_overrides
 from facevoice.core.log import get_logger
 from facevoice.eval.protocols.protocol_set import TEST_SPLITS, build_protocols
 from facevoice.methods import METHODS
+from facevoice.pipelines.benchmark.references import evaluate_references
 from facevoice.pipelines.benchmark.scoring import evaluate_method, evaluate_oracle, extra_rows
 from facevoice.pipelines.data_sources import bundle_fingerprint, load_data
 from facevoice.pipelines.recipes import load_recipe, replace_data, resolve_recipe
@@ -40,7 +42,7 @@ from facevoice.report.benchmark import write_benchmark_outputs
 from facevoice.report.paired import save_and_compare
 from facevoice.runs.checkpoint import resolve_checkpoint
 from facevoice.runs.loading import load_method
-from facevoice.train.config import comparable_config, config_differences
+from facevoice.train.resume import RunMismatch, check_resumable
 
 log = get_logger(__name__)
 
@@ -72,10 +74,34 @@ def load_benchmark(
     cfg = load_recipe(path, [o for o in overrides if not _method_prefix(o)[0]])
     if methods:
         cfg["methods"] = list(methods)
+    elif not cfg.get("methods"):
+        cfg["methods"] = folder_methods(path)
     if seeds is not None:
         cfg["seeds"] = [int(s) for s in seeds]
     cfg["_overrides"] = list(overrides)
     return cfg
+
+
+#: training-free baselines the benchmark adds as reference rows (``references:``), not as methods
+REFERENCE_METHODS = ("cca",)
+
+
+def folder_methods(benchmark_recipe: str | Path) -> list[str]:
+    """Method recipes beside a benchmark recipe, by file name (the default ``methods``).
+
+    Files starting with ``_`` (shared bases) and files without a ``method:`` section (benchmark
+    recipes) are not methods; the CCA baseline runs as a ``references`` row instead.
+    """
+    path = Path(benchmark_recipe)
+    names = []
+    for cand in sorted(path.parent.glob("*.yaml")):
+        if cand.name.startswith("_") or cand.resolve() == path.resolve():
+            continue
+        method = load_recipe(cand).get("method") or {}
+        if method.get("name") and str(method["name"]).lower() not in REFERENCE_METHODS:
+            METHODS.get(str(method["name"]))  # an unknown method name fails here, naming the valid ones
+            names.append(cand.stem)
+    return names
 
 
 def method_label(entry: str) -> str:
@@ -141,28 +167,24 @@ def overrides_for(name: str, overrides: Sequence[str]) -> list[str]:
 
 
 def ensure_run(recipe: Mapping[str, Any], bundle, run_dir: Path, seed: int, progress: bool) -> dict[str, Any]:
-    """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json."""
+    """Train ``recipe`` for ``seed`` into ``run_dir`` unless a finished identical run is there; return run.json.
+
+    A folder holding the same configuration on the same data (:func:`~facevoice.train.resume.check_resumable`)
+    is reused when its run finished, resumed from ``checkpoints/last`` when a kill interrupted it, and
+    started again when it never reached a checkpoint; another configuration or other data is refused.
+    """
 
     config = {**recipe, "train": {**dict(recipe.get("train") or {}), "seed": int(seed), "progress": progress}}
-    resume = False
-    if (run_dir / "run.json").exists() and (run_dir / "config.yaml").exists():
-        have = comparable_config(yaml.safe_load((run_dir / "config.yaml").read_text()))
-        diff = config_differences(have, comparable_config(config))
-        if diff:
-            raise BenchmarkError(
-                f"{run_dir} holds a run of another configuration ({'; '.join(diff[:5])}); "
-                "use another output folder or remove it"
-            )
+    try:
+        check_resumable(run_dir, config, bundle_fingerprint(bundle))
+    except RunMismatch as exc:
+        raise BenchmarkError(f"{exc}; use another output folder or remove {run_dir}") from exc
+    if (run_dir / "run.json").exists():
         info = json.loads((run_dir / "run.json").read_text())
-        stored = info.get("data", {}).get("embeddings_sha256")
-        if stored is not None and stored != bundle_fingerprint(bundle)["embeddings_sha256"]:
-            raise BenchmarkError(
-                f"{run_dir} was trained on other data (embedding hashes differ); use another output folder"
-            )
         if info.get("status") in ("complete", "early_stopped"):
             log.info("reusing finished run %s", run_dir)
             return info
-        resume = resolve_checkpoint(run_dir / "checkpoints" / "last") is not None
+    resume = resolve_checkpoint(run_dir / "checkpoints" / "last") is not None
     train(config, bundle=bundle, run_dir=run_dir, resume=resume)
     return json.loads((run_dir / "run.json").read_text())
 
@@ -173,7 +195,7 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
     cfg = dict(config)
     bench = str(cfg.get("benchmark", "custom"))
     out = Path(cfg.get("out") or Path("reports") / f"benchmark_{bench}")
-    refs = {"cca": True, "oracle": True, **dict(cfg.get("references") or {})}
+    refs = {"cca": True, "oracle": True, "gender": False, "chance": False, **dict(cfg.get("references") or {})}
     methods = list(cfg.get("methods") or [])
     if refs["cca"] and "cca" not in [method_label(m) for m in methods]:
         methods.append("cca")
@@ -198,6 +220,12 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             kinds=ev["kinds"],
         )
         ps.save(out / "protocols")
+        if not len(ps.trials) and not len(ps.galleries):
+            raise BenchmarkError(too_few_test_identities(bundle.manifest))
+        for split in sorted(set(bundle.manifest["split"]) & set(TEST_SPLITS) - set(ps.trials["split"])):
+            log.warning(
+                "no trial on %s: %s", split, too_few_test_identities(bundle.manifest[bundle.manifest["split"] == split])
+            )
     elif not lists:
         raise BenchmarkError(f"the data has none of the test splits {list(TEST_SPLITS)} and no data.tests lists")
     tables, runs, headline, trial_scores, kinds = [], [], {}, {}, {}
@@ -225,6 +253,11 @@ def run_benchmark(config: Mapping[str, Any], *, bundle=None, oracle=None, progre
             if lists:  # train() scored the data.tests lists with the selected checkpoint
                 tables.append(lists_table(json.loads((run_dir / "test_lists.json").read_text()), name, seed))
             runs.append(_run_row(name, seed, run_dir, info))
+    if ps is not None:  # gender-only and chance rows, when the recipe asks for them
+        for name, res, head in evaluate_references(refs, bundle.manifest, ps, ev):
+            tables.append(res.assign(method=name, seed=seeds[0]))
+            if head is not None:
+                headline[name] = head
     if oracle is not None and refs["oracle"] and ps is not None:
         res, head = evaluate_oracle(oracle, ps, bundle.manifest, ev)
         tables.append(res.assign(method="oracle", seed=int((cfg.get("data") or {}).get("seed", 0))))
@@ -270,6 +303,21 @@ def _plda_rows(spec, labels: Sequence[str]) -> set[str]:
     if unknown:
         raise BenchmarkError(f"backend_rows names {unknown}, which are not methods of this benchmark {list(labels)}")
     return set(spec)
+
+
+def too_few_test_identities(manifest: pd.DataFrame) -> str:
+    """Why no trial could be built: the test identities (with both modalities) of each test split."""
+    parts = []
+    for split in TEST_SPLITS:
+        m = manifest[manifest["split"] == split]
+        if len(m):
+            both = set(m.loc[m["modality"] == "face", "identity"]) & set(m.loc[m["modality"] == "voice", "identity"])
+            parts.append(f"{split}: {len(both)} identit{'y' if len(both) == 1 else 'ies'} with both modalities")
+    return (
+        f"no verification trial or 1:N gallery can be built ({'; '.join(parts)}): they need at least 2 test "
+        "identities with faces and voices; split off more test identities, or repeat over identity folds "
+        "(--folds K)"
+    )
 
 
 def lists_table(results: Mapping[str, Mapping[str, Any]], method: str, seed: int) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pytest
 from facevoice.data.manifest import validate_manifest
 from facevoice.simceleb.simulate import load_simulation, save_simulation, simulate
 from facevoice.simceleb.world import build_world
-from reference.synthetic_oracle_reference import tiny_config
+from reference.simceleb_oracle_reference import tiny_config
 
 TWO_LANG = dict(languages=("english", "urdu"), videos_per_language=(3, 2), language_offset_std=0.6)
 

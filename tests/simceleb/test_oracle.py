@@ -16,7 +16,7 @@ from facevoice.simceleb.oracle import (
     parse_constraint,
 )
 from facevoice.simceleb.simulate import simulate
-from reference.synthetic_oracle_reference import prior_llr, seen_llr, tiny_config
+from reference.simceleb_oracle_reference import prior_llr, seen_llr, tiny_config
 
 TWO_LANG = dict(
     languages=("english", "urdu"), videos_per_language=(2, 2), language_offset_std=0.7, language_interaction_std=0.4
