@@ -39,6 +39,9 @@ class Mutant:
     tests: tuple[str, ...]  # test paths relative to the repo
 
 
+# the search layer's own tests and the app's upload tests (the browser test needs chromium)
+SEARCH_TESTS = ("tests/search", "tests/app/test_app_uploads.py")
+
 MUTANTS: tuple[Mutant, ...] = (
     # -- metrics ------------------------------------------------------------------------------------
     Mutant(
@@ -215,6 +218,80 @@ MUTANTS: tuple[Mutant, ...] = (
         'voice = embed_array(method, bundle.embeddings["voice"], "voice", device=device)',
         'voice = embed_array(method, bundle.embeddings["voice"], "voice", device=device)[::-1]',
         ("tests/train",),
+    ),
+    # -- the oracle and the PLDA back-end --------------------------------------------------------------
+    Mutant(
+        "oracle",
+        "the oracle's face-voice cross term has the wrong sign",
+        "simceleb/oracle.py",
+        "self.cross = -P[:, 0, 1]",
+        "self.cross = P[:, 0, 1]",
+        ("tests/simceleb",),
+    ),
+    Mutant(
+        "plda",
+        "the back-end's marginal likelihoods drop their log-determinant",
+        "backends/plda.py",
+        "marg_const.append(-0.5 * (np.linalg.slogdet(S[blk, blk])[1] + k * np.log(2 * np.pi)))",
+        "marg_const.append(-0.5 * (k * np.log(2 * np.pi)))",
+        ("tests/backends",),
+    ),
+    # -- the search index --------------------------------------------------------------------------------
+    Mutant(
+        "search",
+        "items added to an existing index get rows numbered from 0 (ids no longer match vectors)",
+        "search/folder.py",
+        '"row": np.arange(rows.start, rows.stop, dtype=np.int64),',
+        '"row": np.arange(0, len(rows), dtype=np.int64),',
+        SEARCH_TESTS,
+    ),
+    Mutant(
+        "search",
+        "cached identity rows kept after an add",
+        "search/folder.py",
+        "self._ids, self._by_identity, self._columns = None, None, None",
+        "self._ids, self._columns = None, None",
+        SEARCH_TESTS,
+    ),
+    Mutant(
+        "search",
+        "the flat index ranks by L2 distance instead of inner product",
+        "search/index.py",
+        "index = faiss.IndexFlatIP(dim)",
+        "index = faiss.IndexFlatL2(dim)",
+        SEARCH_TESTS,
+    ),
+    Mutant(
+        "search",
+        "HNSW searches with ef = k, not the recorded ef_search",
+        "search/index.py",
+        'efSearch=max(self.params["ef_search"], kk)',
+        "efSearch=kk",
+        SEARCH_TESTS,
+    ),
+    Mutant(
+        "search",
+        "hits listed worst first",
+        "search/searcher.py",
+        "for j, (sc, row) in enumerate(zip(s[:top_k], r[:top_k], strict=True))",
+        "for j, (sc, row) in enumerate(zip(s[:top_k][::-1], r[:top_k][::-1], strict=True))",
+        SEARCH_TESTS,
+    ),
+    Mutant(
+        "search",
+        "the per-identity mean aggregate takes the best item",
+        "search/searcher.py",
+        'value = float(s.max() if aggregate == "best" else s.mean())',
+        "value = float(s.max())",
+        SEARCH_TESTS,
+    ),
+    Mutant(
+        "search",
+        "a query through another run's weights is not refused",
+        "search/searcher.py",
+        'if sha != rec.get("weights_sha256"):',
+        'if sha != rec.get("weights_sha256") and False:',
+        SEARCH_TESTS,
     ),
 )
 

@@ -111,6 +111,38 @@ def test_adding_items_extends_the_index_without_rebuilding(world, tmp_path):
     assert third["added"] == 0 and third["n_items"] == 150
 
 
+def test_a_folder_searched_then_grown_in_memory_answers_for_every_item(world, tmp_path):
+    """A library user may add items to an open folder between searches: lookups cached by the first
+    search (item ids, identity rows, columns) must include what was added."""
+    bundle = world["bundle"]
+    faces = bundle.rows("face")
+    Zf = projected(world["run"], bundle.embeddings["face"], "face").astype(np.float32)
+    first = faces["identity"].to_numpy() < "p15"
+    folder = IndexFolder.new(
+        tmp_path / "grown",
+        modality="face",
+        index=VectorIndex.create("flat", Zf.shape[1]),
+        run=IndexFolder.open(world["index"]).meta["run"],
+        encoders={"face": "feat-face", "voice": "feat-voice"},
+    )
+    folder.add(faces[first], Zf[first])
+    searcher = Searcher(folder)
+    V = bundle.embeddings["voice"][::25]
+    names = [f"q{i}" for i in range(len(V))]
+    searcher.search_features(V, names, top_k=3)  # fills the folder's lookups with the first half
+    folder.add(faces[~first], Zf[~first])
+    assert folder.item_ids() == set(faces["item_id"])
+    grown = searcher.search_features(V, names, top_k=30, aggregate="mean")
+    S = projected(world["run"], V, "voice") @ Zf[np.r_[np.flatnonzero(first), np.flatnonzero(~first)]].T
+    idents = np.r_[faces["identity"].to_numpy()[first], faces["identity"].to_numpy()[~first]]
+    for r, s in zip(grown, S, strict=True):
+        per = {i: s[idents == i].mean() for i in np.unique(idents)}
+        want = sorted(per, key=lambda i: -per[i])
+        assert [h.identity for h in r.identities] == want  # every identity, the added ones included
+        np.testing.assert_allclose([h.score for h in r.identities], [per[i] for i in want], atol=1e-5)
+        assert all(h.n_items == 5 for h in r.identities)
+
+
 def _write(path, data):
     path.write_bytes(data)
     return path
