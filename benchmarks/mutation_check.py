@@ -322,29 +322,47 @@ def apply(mutant: Mutant, root: Path) -> str | None:
     return None
 
 
+def _copy_repo(tmp: str) -> Path:
+    """The checkout's tracked-by-purpose parts under ``tmp/repo`` (tests load helpers from ``benchmarks/``),
+    with ``../shared`` linked beside it as the tests expect."""
+    root = Path(tmp) / "repo"
+    (Path(tmp) / "shared").symlink_to(REPO.parent / "shared")
+    for part in ("src", "tests", "benchmarks"):
+        shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+    return root
+
+
+def _pytest(root: Path, targets: list[str], timeout: int) -> tuple[str, str, float]:
+    """("passed" | "failed" | "timeout", first failing test, seconds) of the suite at ``root``."""
+    env = {**os.environ, "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *targets]
+    t0 = time.perf_counter()
+    try:
+        out = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return "timeout", f"> {timeout} s", time.perf_counter() - t0
+    wall = time.perf_counter() - t0
+    if out.returncode == 0:
+        return "passed", "", wall
+    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out.stdout, flags=re.M)
+    return "failed", failed[0] if failed else f"exit {out.returncode}", wall
+
+
+def check_unmutated(targets: list[str], timeout: int) -> tuple[str, str, float]:
+    """The same copy without a mutant must pass, or a "caught" would only mean the copy is broken."""
+    with tempfile.TemporaryDirectory(prefix="facevoice-unmutated-") as tmp:
+        return _pytest(_copy_repo(tmp), targets, timeout)
+
+
 def run_one(mutant: Mutant, full: bool, timeout: int) -> tuple[str, str, float]:
     with tempfile.TemporaryDirectory(prefix="facevoice-mutant-") as tmp:
-        root = Path(tmp) / "repo"  # tests read ../shared/data beside the checkout: link it beside the copy
-        (Path(tmp) / "shared").symlink_to(REPO.parent / "shared")
-        for part in ("src", "tests"):
-            shutil.copytree(REPO / part, root / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        shutil.copy(REPO / "pyproject.toml", root / "pyproject.toml")
+        root = _copy_repo(tmp)
         problem = apply(mutant, root)
         if problem:
             return "stale", problem, 0.0
-        env = {**os.environ, "PYTHONPATH": str(root / "src"), "OMP_NUM_THREADS": "1"}
-        targets = ["tests"] if full else list(mutant.tests)
-        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *targets]
-        t0 = time.perf_counter()
-        try:
-            out = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return "timeout", f"> {timeout} s", time.perf_counter() - t0
-        wall = time.perf_counter() - t0
-        if out.returncode == 0:
-            return "SURVIVED", "", wall
-        failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out.stdout, flags=re.M)
-        return "caught", failed[0] if failed else f"exit {out.returncode}", wall
+        status, detail, wall = _pytest(root, ["tests"] if full else list(mutant.tests), timeout)
+        return {"passed": "SURVIVED", "failed": "caught"}.get(status, status), detail, wall
 
 
 def main() -> None:
@@ -356,6 +374,12 @@ def main() -> None:
     if not (REPO.parent / "shared" / "data").is_dir():
         print("note: ../shared/data is missing beside the checkout; tests that need it will fail", file=sys.stderr)
     chosen = [m for m in MUTANTS if not args.only or m.area == args.only]
+    target_sets = sorted({("tests",) if args.full else m.tests for m in chosen})
+    for targets in target_sets:
+        status, detail, wall = check_unmutated(list(targets), args.timeout)
+        print(f"unmutated copy, {' '.join(targets)}: {status} {detail} ({wall:.0f} s)", flush=True)
+        if status != "passed":
+            sys.exit(f"the unmutated copy fails {' '.join(targets)} ({detail}): fix the suite or the copy first")
     print("| area | fault | result | first failing test | s |")
     print("|---|---|---|---|---|")
     counts: dict[str, int] = {}
