@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -67,6 +69,30 @@ def test_paeff_ball_projection_norm_and_clip() -> None:
     assert torch.allclose(x.norm(dim=1), torch.full((5,), math.tanh(math.sqrt(c)) / math.sqrt(c), dtype=torch.float64))
     far = to_poincare(u * 100, c)
     assert torch.allclose(far.norm(dim=1), torch.full((5,), (1 - 1e-3) / math.sqrt(c), dtype=torch.float64))
+
+
+COLD_PROCESS_CALLS = """
+import torch
+from facevoice.heads.paeff import to_poincare
+torch.manual_seed(0)
+u0 = torch.randn(16, 32)
+outs = []
+for _ in range(4):
+    u = u0.clone().requires_grad_(True)
+    x = to_poincare(u, 0.05)
+    x.sin().sum().backward()
+    outs.append((x.detach(), u.grad))
+same = [torch.equal(outs[0][0], x) and torch.equal(outs[0][1], g) for x, g in outs[1:]]
+print("same" if all(same) else f"differ {same}")
+"""
+
+
+def test_paeff_ball_map_gives_the_same_bits_in_a_cold_process() -> None:
+    """geoopt's maths is TorchScript, whose executor changes path after warm-up calls: without care the
+    first steps of a fresh process (a resumed run) compute other bits than the same steps in a warm one.
+    A fresh interpreter, so no other test has warmed it up."""
+    out = subprocess.run([sys.executable, "-c", COLD_PROCESS_CALLS], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "same"
 
 
 @pytest.mark.parametrize("attention", ["mult", "add", "concat"])

@@ -38,7 +38,11 @@ PAEFF_FUSIONS = ("egff", "gated")
 def to_poincare(u: torch.Tensor, c: float, eps: float = 1e-3) -> torch.Tensor:
     """Map tangent vectors at the origin ``(B, D)`` onto the ball (geoopt ``expmap0``), norm ≤ ``(1 − eps)/√c``."""
     k = torch.tensor(-c, dtype=u.dtype, device=u.device)
-    x = stereo.expmap0(u, k=k)
+    # geoopt's maths is TorchScript: after two warm-up calls the executor switches to an optimised
+    # graph (with its own autodiff) whose results differ in the last bits, so a cold process (a resumed
+    # run) and a warm one would not compute the same step. Unoptimised execution is the same every call.
+    with torch.jit.optimized_execution(False):
+        x = stereo.expmap0(u, k=k)
     max_norm = (1.0 - eps) / math.sqrt(c)
     norm = x.norm(dim=-1, keepdim=True).clamp_min(1e-15)
     return torch.where(norm > max_norm, x / norm * max_norm, x)
