@@ -15,7 +15,9 @@ from facevoice.train.optim import FlatOptimizer, wrap_optimizer
 def _model() -> nn.Module:
     torch.manual_seed(0)
     # odd sizes, so tensors end inside a vector register and the flat buffer's boundaries move
-    return nn.Sequential(nn.Linear(37, 13), nn.BatchNorm1d(13), nn.GELU(), nn.Linear(13, 5), nn.Linear(5, 3, bias=False))
+    return nn.Sequential(
+        nn.Linear(37, 13), nn.BatchNorm1d(13), nn.GELU(), nn.Linear(13, 5), nn.Linear(5, 3, bias=False)
+    )
 
 
 def _groups(model: nn.Module, kind: str) -> list[dict]:

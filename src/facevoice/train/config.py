@@ -62,7 +62,9 @@ class TrainConfig:
         if self.val_metric not in VAL_METRICS:
             raise ValueError(f"train.val_metric must be one of {list(VAL_METRICS)}, got {self.val_metric!r}")
         if self.optimizer_impl not in OPTIMIZER_IMPLS:
-            raise ValueError(f"train.optimizer_impl must be one of {list(OPTIMIZER_IMPLS)}, got {self.optimizer_impl!r}")
+            raise ValueError(
+                f"train.optimizer_impl must be one of {list(OPTIMIZER_IMPLS)}, got {self.optimizer_impl!r}"
+            )
         if int(self.val_every) < 1:
             raise ValueError(f"train.val_every must be >= 1, got {self.val_every}")
         self.epochs, self.seed, self.val_every = int(self.epochs), int(self.seed), int(self.val_every)

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 from torch import nn
 
 from facevoice.core.files import write_atomic, write_json_atomic
