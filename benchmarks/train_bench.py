@@ -323,9 +323,8 @@ def main() -> None:
             rows.append(row)
             profile += prof
             print(f"{name}: facevoice {row['facevoice_x']:.2f}x textbook", flush=True)
-    print(
-        f"\nsamples/s at batch {args.batch}, {args.threads} threads (torch {torch.__version__}), median of {args.rounds}"
-    )
+    setting = f"batch {args.batch}, {args.threads} threads, torch {torch.__version__}, median of {args.rounds} rounds"
+    print(f"\nsamples/s ({setting})")
     table = pd.DataFrame(rows)
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     if profile:
