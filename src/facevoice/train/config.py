@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 SELECTIONS = ("val", "last", "test_reference")
+OPTIMIZER_IMPLS = ("flat", "torch", "fused")  # facevoice.train.optim (kept here: the config imports no torch)
 VAL_METRICS = ("eer", "auc", "auc_mean")  # validation criteria (facevoice.train.validation)
 VOLATILE_KEYS = ("progress", "out", "resume", "stop_after_epoch")  # do not change what a run computes
 
@@ -22,6 +23,9 @@ class TrainConfig:
     num_threads: torch CPU threads during the run (restored afterwards); ``None`` keeps torch's
     default. One thread is the default: these heads are small, and on a shared CPU extra threads
     spin in barriers and run many times slower.
+    optimizer_impl: how the method's optimiser is stepped (:mod:`facevoice.train.optim`): ``flat``
+    (default: one flat buffer per param group, bit-identical to ``torch``), ``torch`` (torch's own
+    per-tensor step) or ``fused`` (torch's fused CPU kernels: faster, other rounding).
     stop_after_epoch: end the run after that epoch with status ``interrupted`` (e.g. to train a long
     schedule in slices); ``--resume`` continues it exactly. Resume itself is tested by killing the
     process (``tests/train/test_kill_resume.py``), not through this option.
@@ -34,6 +38,7 @@ class TrainConfig:
     weight_decay: float | None = None
     selection: str = "val"
     grad_clip: float | None = None
+    optimizer_impl: str = "flat"
     device: str = "auto"
     num_threads: int | None = 1
     steps_per_epoch: int | None = None
@@ -56,6 +61,10 @@ class TrainConfig:
             raise ValueError(f"train.epochs must be >= 1, got {self.epochs}")
         if self.val_metric not in VAL_METRICS:
             raise ValueError(f"train.val_metric must be one of {list(VAL_METRICS)}, got {self.val_metric!r}")
+        if self.optimizer_impl not in OPTIMIZER_IMPLS:
+            raise ValueError(
+                f"train.optimizer_impl must be one of {list(OPTIMIZER_IMPLS)}, got {self.optimizer_impl!r}"
+            )
         if int(self.val_every) < 1:
             raise ValueError(f"train.val_every must be >= 1, got {self.val_every}")
         self.epochs, self.seed, self.val_every = int(self.epochs), int(self.seed), int(self.val_every)

@@ -84,7 +84,7 @@ class TrainData:
         labels = self._voice_labels_t[torch.as_tensor(voice_rows, device=self.voice.device)]
         fr = torch.as_tensor(face_rows, device=self.face.device)
         vr = torch.as_tensor(voice_rows, device=self.voice.device)
-        return Batch(labels=labels, face=self.face[fr], voice=self.voice[vr], identity_index=labels)
+        return Batch(labels=labels, face=_rows(self.face, fr), voice=_rows(self.voice, vr), identity_index=labels)
 
     def modality_batch(self, modality: str, rows: np.ndarray) -> Batch:
         """Single-modality batch: that modality's tensor (B, D) and labels (B,)."""
@@ -92,15 +92,21 @@ class TrainData:
         r = torch.as_tensor(rows, device=X.device)
         labels = lab[r]
         if modality == "face":
-            return Batch(labels=labels, face=X[r], modality="face", identity_index=labels)
-        return Batch(labels=labels, voice=X[r], modality="voice", identity_index=labels)
+            return Batch(labels=labels, face=_rows(X, r), modality="face", identity_index=labels)
+        return Batch(labels=labels, voice=_rows(X, r), modality="voice", identity_index=labels)
 
     def mixed_batch(self, face_rows: np.ndarray, voice_rows: np.ndarray) -> Batch:
         """Unpaired batch of both modalities: face (Bf, Df), voice (Bv, Dv), labels (Bf + Bv,), faces first."""
         f = torch.as_tensor(face_rows, device=self.face.device)
         v = torch.as_tensor(voice_rows, device=self.voice.device)
         labels = torch.cat([self._face_labels_t[f], self._voice_labels_t[v]])
-        return Batch(labels=labels, face=self.face[f], voice=self.voice[v], identity_index=labels)
+        return Batch(labels=labels, face=_rows(self.face, f), voice=_rows(self.voice, v), identity_index=labels)
+
+
+def _rows(X: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``X[rows]`` (B, D) through ``index_select``: the same copy, without advanced indexing's general
+    machinery (several times faster for a batch of wide rows on the CPU)."""
+    return torch.index_select(X, 0, rows)
 
 
 def _groups(labels: np.ndarray, n_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-import torch
 from torch import nn
 
 from facevoice.core.files import write_atomic, write_json_atomic
@@ -47,8 +46,10 @@ from facevoice.core.log import get_logger
 from facevoice.runs.checkpoint import read_checkpoint, resolve_checkpoint, save_checkpoint
 from facevoice.train.config import TrainConfig
 from facevoice.train.distributed import LocalContext
+from facevoice.train.optim import wrap_optimizer
 from facevoice.train.progress import EpochProgress
 from facevoice.train.rng import capture_rng, restore_rng
+from facevoice.train.terms import EpochTerms
 
 log = get_logger(__name__)
 
@@ -103,6 +104,8 @@ class Trainer:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.n_steps = cfg.epochs * batches.steps_per_epoch
         optimizer, self.scheduler = module.configure_optimizer(self.n_steps)
+        if type(self.context) is LocalContext:  # accelerate / DDP own the gradients and the step themselves
+            optimizer = wrap_optimizer(optimizer, cfg.optimizer_impl)
         self.step_fn, self.optimizer = self.context.prepare(module, optimizer)
         self.rng = np.random.default_rng(cfg.seed)
         self.state: dict[str, Any] = {"epoch": 0, "step": 0, "best_metric": math.inf, "best_epoch": 0, "bad_epochs": 0}
@@ -176,34 +179,34 @@ class Trainer:
         m, cfg, epoch = self.module, self.cfg, self.state["epoch"]
         m.train()
         m.on_epoch_start(epoch, cfg.epochs)
-        sums: dict[str, torch.Tensor] = {}
-        n_batches = n_samples = 0
+        terms = EpochTerms(epoch)  # loss terms summed on the device; non-finite losses found without a per-step sync
+        n_samples = 0
         t0 = time.perf_counter()
-        for batch in self.batches.epoch(epoch, cfg.epochs, self.rng):
-            out = self.step_fn(batch, self.state["step"], epoch)
-            loss = out["loss"]
-            if not torch.isfinite(loss):
-                terms = {k: float(v) for k, v in out.items() if torch.is_tensor(v) and v.numel() == 1}
-                raise FloatingPointError(f"non-finite loss at epoch {epoch + 1}, step {self.state['step']}: {terms}")
-            self.optimizer.zero_grad(set_to_none=True)
-            self.context.backward(loss)
-            if cfg.grad_clip:
-                self.context.clip_grad_norm_(m.parameters(), cfg.grad_clip)
-            self.optimizer.step()
-            if self.scheduler is not None:
-                self.scheduler.step()
-            m.on_step_end(batch, out, self.state["step"])
-            for k, v in out.items():
-                if torch.is_tensor(v) and v.numel() == 1:
-                    sums[k] = sums.get(k, 0.0) + v.detach().float()
-            n_batches += 1
-            n_samples += self.batches.count(batch)
-            self.state["step"] += 1
-            bar.step()
+        try:
+            for batch in self.batches.epoch(epoch, cfg.epochs, self.rng):
+                out = self.step_fn(batch, self.state["step"], epoch)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.context.backward(out["loss"])
+                if cfg.grad_clip:
+                    self.context.clip_grad_norm_(m.parameters(), cfg.grad_clip)
+                self.optimizer.step()
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                m.on_step_end(batch, out, self.state["step"])
+                terms.add(out, self.state["step"])
+                n_samples += self.batches.count(batch)
+                self.state["step"] += 1
+                bar.step()
+            means = terms.means()
+        except Exception as err:
+            if isinstance(err, FloatingPointError):
+                raise
+            terms.check()  # a non-finite loss earlier in the epoch is the cause to report
+            raise
         train_time = time.perf_counter() - t0
         self.state["epoch"] = epoch + 1
         record: dict[str, Any] = {"epoch": epoch + 1, "step": self.state["step"]}
-        record.update({f"train_{k}": float(v) / max(n_batches, 1) for k, v in sums.items()})
+        record.update({f"train_{k}": v for k, v in means.items()})
         record.update(lr=float(self.optimizer.param_groups[0]["lr"]), train_time_s=train_time)
         record["samples_per_s"] = n_samples / train_time if train_time > 0 else float("nan")
         record.update(self._validate_and_select(epoch + 1))
