@@ -219,6 +219,31 @@ MUTANTS: tuple[Mutant, ...] = (
         'voice = embed_array(method, bundle.embeddings["voice"], "voice", device=device)[::-1]',
         ("tests/train",),
     ),
+    # -- training: the flat optimiser step and the deferred loss check ---------------------------------------
+    Mutant(
+        "train",
+        "flat Adam step: second-moment bias correction one step late",
+        "train/optim.py",
+        "bias_correction2 = 1 - beta2**step",
+        "bias_correction2 = 1 - beta2 ** (step + 1)",
+        ("tests/train",),
+    ),
+    Mutant(
+        "train",
+        "flat step updates parameters that got no gradient this step",
+        "train/optim.py",
+        "if not all(self._got_grad) or not self._sync_state():",
+        "if not self._sync_state():",
+        ("tests/train",),
+    ),
+    Mutant(
+        "train",
+        "deferred loss check names the wrong step",
+        "train/terms.py",
+        "first = int((~finite).nonzero()[0, 0])",
+        "first = int((~finite).nonzero()[-1, 0])",
+        ("tests/train",),
+    ),
     # -- the oracle and the PLDA back-end --------------------------------------------------------------
     Mutant(
         "oracle",
