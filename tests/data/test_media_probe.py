@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pytest
 
@@ -23,7 +24,6 @@ def test_kinds_by_content(tmp_path):
 
 
 def test_video_with_sound_gives_both_modalities(tmp_path):
-    av = pytest.importorskip("av")
     path = tmp_path / "clip.mp4"
     with av.open(str(path), "w") as c:
         vs = c.add_stream("mpeg4", rate=5)

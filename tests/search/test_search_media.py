@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,7 +83,6 @@ def _list(paths: pd.Series):
 
 def test_a_video_answers_both_ways(example_index, shared_data, tmp_path):
     """An mp4 with a face and speech: its sound queries the faces, its frames query the voices."""
-    av = pytest.importorskip("av")
     import soundfile as sf
     from PIL import Image
 
