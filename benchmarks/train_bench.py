@@ -140,15 +140,8 @@ def run_textbook(method, data, batch: int, steps: int, device: str = "cpu", time
             b.weights = weights
         t.tick("data")
         out = method.training_step(b, step, 0)
-        loss = out["loss"]
         t.tick("forward")
-        optimizer.zero_grad()
-        loss.backward()
-        t.tick("backward")
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        t.tick("optimizer")
+        optimise(optimizer, scheduler, out["loss"], t)
         method.on_step_end(b, out, step)
         for k, v in out.items():  # the running means every reference script prints
             if hasattr(v, "numel") and v.numel() == 1:
@@ -185,15 +178,12 @@ def run_bound(method, data, batch: int, steps: int) -> float:
     optimizer = wrap_optimizer(optimizer, "flat")
     source = MethodBatches(method, data, batch, steps + 3)
     pre = list(source.epoch(0, 1, np.random.default_rng(0)))
-    t0 = 0.0
+    t = Ticker(None)
     for step, b in enumerate(pre):
         if step == 3:
-            t0 = time.perf_counter()
-        loss = method.training_step(b, step, 0)["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return sum(len(b.labels) for b in pre[3:]) / (time.perf_counter() - t0)
+            t.start()
+        optimise(optimizer, None, method.training_step(b, step, 0)["loss"], t)
+    return sum(len(b.labels) for b in pre[3:]) / t.elapsed()
 
 
 # -- per-step profile ----------------------------------------------------------------------------------
@@ -217,6 +207,17 @@ class Ticker:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
+
+
+def optimise(optimizer, scheduler, loss, t: Ticker) -> None:
+    """What every loop here does after the forward pass: zero the gradients, backward, step (+ schedule)."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    t.tick("backward")
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    t.tick("optimizer")
 
 
 def profile_trainer_loop(method, data, batch: int, steps: int, before: bool) -> dict[str, float]:
@@ -246,13 +247,7 @@ def profile_trainer_loop(method, data, batch: int, steps: int, before: bool) -> 
         if before and not torch.isfinite(out["loss"]):
             raise FloatingPointError(step)
         t.tick("bookkeeping")
-        optimizer.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        t.tick("backward")
-        optimizer.step()
-        if scheduler is not None:
-            scheduler.step()
-        t.tick("optimizer")
+        optimise(optimizer, scheduler, out["loss"], t)
         method.on_step_end(b, out, step)
         if before:
             for k, v in out.items():

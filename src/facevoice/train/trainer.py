@@ -198,10 +198,8 @@ class Trainer:
                 self.state["step"] += 1
                 bar.step()
             means = terms.means()
-        except Exception as err:
-            if isinstance(err, FloatingPointError):
-                raise
-            terms.check()  # a non-finite loss earlier in the epoch is the cause to report
+        except Exception:
+            terms.check()  # a non-finite loss earlier in the epoch is the cause to report (raised from here)
             raise
         train_time = time.perf_counter() - t0
         self.state["epoch"] = epoch + 1
