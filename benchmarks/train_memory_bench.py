@@ -5,9 +5,9 @@ Usage: python benchmarks/train_memory_bench.py [--methods fop,sbnet,paeff,ssos,x
 For each method and each number of items per identity (901 identities, 4096-d faces, 512-d voices,
 as in ``train_bench.py``; the identities stay fixed so the model, whose classifiers grow with the
 identities, is the same size), a fresh process builds the data and the model, then trains one epoch
-of ``--steps`` steps at batch 128 through facevoice's trainer while a thread samples the resident set
-size every 2 ms. Printed per run: the data's size, the resident size before training, and the peak
-*extra* memory while training (what the trainer, its batches, gradients and optimiser state add).
+of ``--steps`` steps at batch 128 through facevoice's trainer and reads the kernel's peak resident
+size (reset just before training). Printed per run: the data's size, the resident size before
+training, and the peak *extra* memory while training (what the trainer, its batches, gradients and optimiser state add).
 That extra should not grow with the number of items: the trainer gathers each batch by index from
 tensors built once and keeps at most 64 steps of scalar terms, whatever the data size.
 """
@@ -18,44 +18,26 @@ import argparse
 import gc
 import importlib.util
 import json
-import resource
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import pandas as pd
 
-PAGE = resource.getpagesize()
+
+def status_bytes(key: str) -> int:
+    """``VmRSS`` (now) or ``VmHWM`` (the peak since the last reset) of this process, in bytes."""
+    with open("/proc/self/status") as fh:
+        line = next(x for x in fh if x.startswith(key + ":"))
+    return int(line.split()[1]) * 1024
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as fh:
-        return int(fh.read().split()[1]) * PAGE
-
-
-class PeakSampler:
-    """The highest resident size seen by a background thread between start and stop."""
-
-    def __init__(self, every_s: float = 0.002) -> None:
-        self.every_s, self.peak, self._stop = every_s, rss_bytes(), threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss_bytes())
-            time.sleep(self.every_s)
-
-    def __enter__(self) -> PeakSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
+def reset_peak() -> None:
+    """Reset ``VmHWM`` to the current resident size (Linux: ``5`` to ``/proc/self/clear_refs``), so the
+    peak read afterwards is the peak of what follows, exact, without sampling."""
+    with open("/proc/self/clear_refs", "w") as fh:
+        fh.write("5")
 
 
 def _train_bench_module():
@@ -85,16 +67,17 @@ def child(method_name: str, per_id: int, steps: int, batch: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         batches = MethodBatches(method, data, batch, steps)
         gc.collect()
-        before = rss_bytes()
-        with PeakSampler() as sampler:
-            Trainer(method, batches, None, Path(tmp) / "run", cfg).fit()
+        reset_peak()
+        before = status_bytes("VmRSS")
+        Trainer(method, batches, None, Path(tmp) / "run", cfg).fit()
+        peak = status_bytes("VmHWM")
     mb = 1 / 2**20
     return {
         "method": method_name,
         "items_per_modality": len(bundle.embeddings["face"]),
         "data_mb": data_bytes * mb,
         "rss_before_mb": before * mb,
-        "train_extra_mb": (sampler.peak - before) * mb,
+        "train_extra_mb": (peak - before) * mb,
     }
 
 
